@@ -1,0 +1,104 @@
+"""TensorBoard image panels of both translation directions, from samples fixed at the start of training."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+from monai.handlers import TensorBoardHandler
+from torch import nn
+
+from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys
+from monai_cyclegan.visualization import axial_display, to_unit_range
+
+__all__ = ["CycleGANImageHandler", "translation_panels"]
+
+
+def _real_images(output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    return output[CycleGANKeys.REAL_A], output[CycleGANKeys.REAL_B]
+
+
+@torch.no_grad()
+def translation_panels(
+    g_ab: nn.Module, g_ba: nn.Module, real_a: torch.Tensor, real_b: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Render ``real A | fake B | reconstructed A`` and ``real B | fake A | reconstructed B`` rows.
+
+    Returns ``{"A2B": (N, 1, H, 3W), "B2A": (N, 1, H, 3W)}`` in [0, 1], in display orientation. The generators are
+    run in eval mode and put back into their previous mode.
+    """
+    modes = (g_ab.training, g_ba.training)
+    g_ab.eval()
+    g_ba.eval()
+    try:
+        device = next(g_ab.parameters(), real_a).device
+        real_a, real_b = real_a.to(device), real_b.to(device)
+        fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+        rec_a, rec_b = g_ba(fake_b), g_ab(fake_a)
+    finally:
+        g_ab.train(modes[0])
+        g_ba.train(modes[1])
+
+    def row(*images: torch.Tensor) -> torch.Tensor:
+        return torch.cat([axial_display(to_unit_range(i.float().cpu())) for i in images], dim=-1)
+
+    return {"A2B": row(real_a, fake_b, rec_a), "B2A": row(real_b, fake_a, rec_b)}
+
+
+class CycleGANImageHandler(TensorBoardHandler):
+    """Every ``interval`` epochs, translate fixed samples with both generators and add them to TensorBoard.
+
+    The samples are the first ``num_images`` real A and real B images the trainer sees, so picking them costs nothing
+    and draws no extra random numbers. Tags: ``A2B`` (real A | fake B | rec A) and ``B2A`` (real B | fake A | rec B).
+
+    Args:
+        g_ab: generator A -> B.
+        g_ba: generator B -> A.
+        summary_writer: a shared ``SummaryWriter``; one is created in ``log_dir`` otherwise.
+        log_dir: directory of the created writer.
+        num_images: samples per direction.
+        interval: epochs between panels.
+        output_transform: ``output -> (real_a, real_b)`` batches.
+    """
+
+    def __init__(
+        self,
+        g_ab: nn.Module,
+        g_ba: nn.Module,
+        summary_writer: Any = None,
+        log_dir: str = "./runs",
+        num_images: int = 4,
+        interval: int = 1,
+        output_transform: Callable[[Any], tuple[torch.Tensor, torch.Tensor]] = _real_images,
+    ) -> None:
+        super().__init__(summary_writer=summary_writer, log_dir=log_dir)
+        self.g_ab, self.g_ba = g_ab, g_ba
+        self.num_images = num_images
+        self.interval = interval
+        self.output_transform = output_transform
+        self.samples_a: list[torch.Tensor] = []
+        self.samples_b: list[torch.Tensor] = []
+
+    def attach(self, engine: Engine) -> None:
+        """Collect samples after each iteration until enough, and write panels every ``interval`` epochs."""
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self)
+
+    def collect(self, engine: Engine) -> None:
+        """Keep copies of the first real images of both domains."""
+        if len(self.samples_a) >= self.num_images and len(self.samples_b) >= self.num_images:
+            return
+        real_a, real_b = self.output_transform(engine.state.output)
+        self.samples_a.extend(x.detach().cpu().clone() for x in real_a[: self.num_images - len(self.samples_a)])
+        self.samples_b.extend(x.detach().cpu().clone() for x in real_b[: self.num_images - len(self.samples_b)])
+
+    def __call__(self, engine: Engine) -> None:
+        """Write the panels of the current epoch."""
+        if not self.samples_a or not self.samples_b:
+            return
+        panels = translation_panels(self.g_ab, self.g_ba, torch.stack(self.samples_a), torch.stack(self.samples_b))
+        for tag, images in panels.items():
+            self._writer.add_images(tag, images, engine.state.epoch)
+        self._writer.flush()
