@@ -56,10 +56,11 @@ class TestPipelinesOnPhantom(unittest.TestCase):
             truth = load(self.subject[paired])
             on_truth_grid = ResampleToMatch()(moved, img_dst=truth)
             good = _correlation(on_truth_grid, truth)
-            # the same volume with its left-right axis mirrored (a wrong reorientation) must score clearly lower
-            mirrored = ResampleToMatch()(moved.flip(1), img_dst=truth)
-            self.assertGreater(good, 0.9, key)
-            self.assertGreater(good - _correlation(mirrored, truth), 0.05, key)
+            self.assertGreater(good, 0.93, key)  # measured: 0.95 for both contrasts
+            # the same volume mirrored along any axis (a wrong reorientation) scores clearly lower (measured <= 0.91)
+            for axis in (1, 2, 3):
+                mirrored = ResampleToMatch()(moved.flip(axis), img_dst=truth)
+                self.assertGreater(good - _correlation(mirrored, truth), 0.03, f"{key}, axis {axis}")
 
     def test_training_slices(self):
         transform = slice_training_transforms(image_size=SIZE, slices_per_volume=6, flip_prob=0.5)
