@@ -1,0 +1,166 @@
+"""The bundle end to end on a tiny phantom: training (phantom default), resume, inference, the CLI forms."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.bundle import ConfigWorkflow
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from monai_cyclegan.bundle import bundle_dir
+from monai_cyclegan.engines import LOSS_KEYS
+from monai_cyclegan.networks import UNetGenerator
+
+CONFIGS = bundle_dir() / "configs"
+TINY = {"image_size": 32, "ngf": 4}  # 8 mm voxels over the default 256 mm field of view
+TRAIN_TINY = {**TINY, "ndf": 4, "num_workers": 0, "batch_size": 2, "phantom_subjects": 2, "phantom_scale": 0.125}
+STATE_KEYS = {"trainer", "g_ab", "g_ba", "d_a", "d_b", "g_optimizer", "d_optimizer", "g_scheduler", "d_scheduler"}
+STATE_KEYS |= {"g_scaler", "d_scaler", "pool_a", "pool_b"}
+
+
+def _run(config: str, workflow_type: str, **overrides) -> ConfigWorkflow:
+    workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=workflow_type, **overrides)
+    workflow.initialize()
+    assert workflow.check_properties() == [], workflow.check_properties()
+    workflow.run()
+    workflow.finalize()
+    return workflow
+
+
+class TestBundle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = Path(cls.tmp.name) / "train"
+        cls.models = Path(cls.tmp.name) / "models"
+        # no dataset_dir: the bundle generates and uses the phantom
+        cls.workflow = _run(
+            "train.json",
+            "train",
+            dataset_dir="",
+            output_dir=str(cls.out),
+            ckpt_dir=str(cls.models),
+            epochs=1,
+            **TRAIN_TINY,
+        )
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_phantom_is_the_default_data(self):
+        self.assertEqual(len(list((self.out / "phantom" / "IXI-T1").glob("*-T1.nii.gz"))), 2)
+        self.assertEqual(self.workflow.trainer.state.epoch, 1)
+
+    def test_deployed_weights_load_weights_only(self):
+        for name in ("model.pt", "model_t2_to_t1.pt"):
+            state = torch.load(self.models / name, weights_only=True)
+            UNetGenerator(**TINY).load_state_dict(state)  # a bare state dict of the generator
+
+    def test_full_state_checkpoint(self):
+        checkpoints = list((self.out / "checkpoints").glob("cyclegan_checkpoint_epoch=1.pt"))
+        self.assertEqual(len(checkpoints), 1)
+        state = torch.load(checkpoints[0], weights_only=True)
+        self.assertEqual(set(state), STATE_KEYS)
+        self.assertEqual(state["trainer"]["iteration"], state["trainer"]["epoch_length"])  # end of epoch 1
+        self.assertGreater(state["pool_a"]["images"].shape[0], 0)
+
+    def test_tensorboard_has_losses_learning_rates_and_panels(self):
+        events = EventAccumulator(str(self.out / "tensorboard"), size_guidance={"images": 0})
+        events.Reload()
+        scalars = set(events.Tags()["scalars"])
+        self.assertEqual(set(LOSS_KEYS) - scalars, set())
+        self.assertIn("lr/generators", scalars)
+        self.assertIn("lr/discriminators", scalars)
+        images = events.Tags()["images"]
+        self.assertTrue(any(t.startswith("A2B") for t in images) and any(t.startswith("B2A") for t in images))
+
+    def test_inference_keeps_affine_and_shape_in_both_directions(self):
+        phantom = self.out / "phantom"
+        for direction, folder, weights in (
+            ("t1_to_t2", "IXI-T1", "model.pt"),
+            ("t2_to_t1", "IXI-T2", "model_t2_to_t1.pt"),
+        ):
+            with self.subTest(direction=direction), tempfile.TemporaryDirectory() as pred_dir:
+                _run(
+                    "inference.json",
+                    "infer",
+                    input_path=str(phantom / folder),
+                    output_dir=pred_dir,
+                    direction=direction,
+                    checkpoint=str(self.models / weights),
+                    **TINY,
+                )
+                inputs = sorted((phantom / folder).glob("*.nii.gz"))
+                outputs = sorted(Path(pred_dir).glob("*.nii.gz"))
+                self.assertEqual(len(outputs), len(inputs))
+                postfix = "_synT2" if direction == "t1_to_t2" else "_synT1"
+                for source, result in zip(inputs, outputs, strict=True):
+                    self.assertEqual(result.name, source.name.replace(".nii.gz", f"{postfix}.nii.gz"))
+                    src, res = nib.load(source), nib.load(result)
+                    self.assertEqual(res.shape, src.shape)
+                    np.testing.assert_allclose(res.affine, src.affine, atol=1e-4)
+                    data = res.get_fdata()
+                    self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
+
+    def test_resume_continues_from_the_latest_checkpoint(self):
+        workflow = _run(
+            "train.json",
+            "train",
+            dataset_dir="",
+            output_dir=str(self.out),
+            ckpt_dir=str(self.models),
+            epochs=2,
+            resume=True,
+            **TRAIN_TINY,
+        )
+        state = workflow.trainer.state
+        self.assertEqual(state.epoch, 2)
+        self.assertEqual(state.iteration, 2 * state.epoch_length)  # epoch 1 came from the checkpoint
+        self.assertTrue((self.out / "checkpoints" / "cyclegan_checkpoint_epoch=2.pt").exists())
+
+    def test_resume_without_checkpoint_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory() as empty, self.assertRaises(RuntimeError) as caught:
+            _run(
+                "train.json",
+                "train",
+                output_dir=empty,
+                dataset_dir=str(self.out / "phantom"),
+                resume=True,
+                **TRAIN_TINY,
+            )
+        self.assertIn("holds no checkpoint", str(caught.exception.__cause__))
+
+
+class TestBundleCommandLine(unittest.TestCase):
+    def test_run_training_from_another_directory(self):
+        """`python -m monai.bundle run training ...` works outside the repository (targets are the package)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            overrides = [f"--{k}={v}" for k, v in TRAIN_TINY.items()]
+            cmd = [
+                sys.executable,
+                "-m",
+                "monai.bundle",
+                "run",
+                "training",
+                "--config_file",
+                str(CONFIGS / "train.json"),
+            ]
+            cmd += ["--output_dir", f"{tmp}/out", "--ckpt_dir", f"{tmp}/models", "--epochs", "1", *overrides]
+            result = subprocess.run(
+                cmd, cwd=tmp, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+            )
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            self.assertTrue(Path(tmp, "models", "model.pt").exists())
+
+
+if __name__ == "__main__":
+    unittest.main()
