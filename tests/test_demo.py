@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from PIL import Image
+
+from monai_cyclegan.demo import run_demo
+
+TINY = {"subjects": 2, "phantom_scale": 0.125, "image_size": 32, "ngf": 4, "ndf": 4, "epochs": 1}
+
+
+class TestDemo(unittest.TestCase):
+    def test_writes_every_product(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = run_demo(tmp, **TINY)
+            out = Path(tmp)
+            for path in ("models/model.pt", "demo.png", "summary.json"):
+                self.assertTrue((out / path).is_file(), path)
+            self.assertTrue(any((out / "train" / "tensorboard").iterdir()))
+            synthetic, source = nib.load(summary["synthetic"]), nib.load(summary["input"])
+            self.assertEqual(synthetic.shape, source.shape)
+            np.testing.assert_allclose(synthetic.affine, source.affine, atol=1e-4)
+            self.assertIn("/holdout/", summary["input"])  # the translated subject was never trained on
+            picture = np.asarray(Image.open(out / "demo.png"))
+            panels = np.split(picture[40:], 3, axis=1)  # input | synthetic | ground truth, below the titles
+            self.assertTrue(all(panel.max() > 0 for panel in panels))
+            saved = json.loads((out / "summary.json").read_text())
+            self.assertEqual(set(saved["metrics"]), {"psnr", "ssim", "mae"})
+            self.assertEqual(set(saved["synthetic_tissue_means"]), {"csf", "gm", "wm"})
+            self.assertIsInstance(saved["t2_contrast_order"], bool)
+
+    def test_unknown_setting(self):
+        with self.assertRaisesRegex(ValueError, "unknown demo settings"):
+            run_demo("/tmp/unused", lr=1)
+
+
+if __name__ == "__main__":
+    unittest.main()
