@@ -15,7 +15,15 @@ def _demo(args: argparse.Namespace) -> int:
 
     settings = {"epochs": args.epochs} if args.epochs else {}
     summary = run_demo(args.output_dir, seed=args.seed, **settings)
-    print(json.dumps({k: summary[k] for k in ("timings", "metrics", "t2_contrast_order", "picture")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in ("timings", "metrics", "synthetic_tissue_core_means", "csf_bright_wm_dark", "picture")
+            },
+            indent=2,
+        )
+    )
     print(f"TensorBoard: tensorboard --logdir {summary['tensorboard']}")
     return 0
 

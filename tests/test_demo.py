@@ -31,12 +31,12 @@ class TestDemo(unittest.TestCase):
             self.assertTrue(all(panel.max() > 0 for panel in panels))
             saved = json.loads((out / "summary.json").read_text())
             self.assertEqual(set(saved["metrics"]), {"psnr", "ssim", "mae"})
-            self.assertEqual(set(saved["synthetic_tissue_means"]), {"csf", "gm", "wm"})
-            self.assertIsInstance(saved["t2_contrast_order"], bool)
+            self.assertEqual(set(saved["synthetic_tissue_core_means"]), {"csf", "gm", "wm"})
+            self.assertIsInstance(saved["csf_bright_wm_dark"], bool)
 
     def test_unknown_setting(self):
         with self.assertRaisesRegex(ValueError, "unknown demo settings"):
-            run_demo("/tmp/unused", lr=1)
+            run_demo("/tmp/unused", learning_rate=1)
 
 
 if __name__ == "__main__":

@@ -30,15 +30,23 @@ def similarity_metrics(pred: torch.Tensor, target: torch.Tensor, data_range: flo
     }
 
 
-def tissue_means(image: torch.Tensor, labels: torch.Tensor, tissues: Mapping[str, int]) -> dict[str, float]:
-    """Mean intensity of ``image`` inside each labelled tissue (NaN for an absent label).
+def tissue_means(
+    image: torch.Tensor, labels: torch.Tensor, tissues: Mapping[str, int], erode: int = 0
+) -> dict[str, float]:
+    """Mean intensity of ``image`` inside each labelled tissue (NaN where a label is absent).
 
     Args:
-        image: intensities.
+        image: intensities, 2D or 3D.
         labels: integer label map of the same shape.
         tissues: label value of each tissue name.
+        erode: voxels to erode each label by first (a cube of side ``2 * erode + 1``), which keeps the cores of the
+            tissues and drops partial-volume voxels: thin structures such as sulcal CSF vanish, ventricles remain.
     """
-    return {
-        name: float(image[labels == value].float().mean()) if bool((labels == value).any()) else float("nan")
-        for name, value in tissues.items()
-    }
+    means = {}
+    for name, value in tissues.items():
+        mask = labels == value
+        if erode > 0:
+            pool = torch.nn.functional.max_pool3d if mask.ndim == 3 else torch.nn.functional.max_pool2d
+            mask = pool((~mask)[None, None].float(), 2 * erode + 1, 1, erode)[0, 0] < 0.5
+        means[name] = float(image[mask].float().mean()) if bool(mask.any()) else float("nan")
+    return means
