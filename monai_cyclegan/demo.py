@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,13 @@ DEMO_SETTINGS: dict[str, Any] = {
 }
 # Settings that describe the data rather than the bundle's training.
 _DATA_SETTINGS = ("subjects", "phantom_scale")
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
 
 
 def _run_workflow(config: Path, workflow_type: str, overrides: dict[str, Any]) -> ConfigWorkflow:
@@ -122,43 +131,39 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
     configs = bundle_dir() / "configs"
     timings: dict[str, float] = {}
 
-    start = time.perf_counter()
-    data = ensure_phantom_dataset(out / "phantom", num_subjects=s["subjects"], scale=s["phantom_scale"], seed=seed)
-    holdout_index = s["subjects"] + 1  # a subject the model never sees
-    holdout = ensure_phantom_dataset(
-        out / "holdout", num_subjects=1, scale=s["phantom_scale"], seed=seed, first_index=holdout_index
-    )
-    timings["phantom_s"] = time.perf_counter() - start
+    with _timed(timings, "phantom_s"):
+        data = ensure_phantom_dataset(out / "phantom", num_subjects=s["subjects"], scale=s["phantom_scale"], seed=seed)
+        holdout = ensure_phantom_dataset(  # a subject the model never sees
+            out / "holdout", num_subjects=1, scale=s["phantom_scale"], seed=seed, first_index=s["subjects"] + 1
+        )
 
     architecture = {k: s[k] for k in ("image_size", "ngf", "generator_def")}
-    start = time.perf_counter()
-    _run_workflow(
-        configs / "train.json",
-        "train",
-        {
-            **{k: v for k, v in s.items() if k not in _DATA_SETTINGS},
-            "dataset_dir": str(data),
-            "output_dir": str(out / "train"),
-            "ckpt_dir": str(out / "models"),
-            "num_workers": 0,  # two cores: worker processes would compete with the training threads
-            "seed": seed,
-        },
-    )
-    timings["train_s"] = time.perf_counter() - start
+    with _timed(timings, "train_s"):
+        _run_workflow(
+            configs / "train.json",
+            "train",
+            {
+                **{k: v for k, v in s.items() if k not in _DATA_SETTINGS},
+                "dataset_dir": str(data),
+                "output_dir": str(out / "train"),
+                "ckpt_dir": str(out / "models"),
+                "num_workers": 0,  # two cores: worker processes would compete with the training threads
+                "seed": seed,
+            },
+        )
 
     t1_input = next((holdout / "IXI-T1").glob("*-T1.nii.gz"))
-    start = time.perf_counter()
-    _run_workflow(
-        configs / "inference.json",
-        "infer",
-        {
-            **architecture,
-            "input_path": str(t1_input),
-            "output_dir": str(out / "translated"),
-            "checkpoint": str(out / "models" / "model.pt"),
-        },
-    )
-    timings["translate_s"] = time.perf_counter() - start
+    with _timed(timings, "translate_s"):
+        _run_workflow(
+            configs / "inference.json",
+            "infer",
+            {
+                **architecture,
+                "input_path": str(t1_input),
+                "output_dir": str(out / "translated"),
+                "checkpoint": str(out / "models" / "model.pt"),
+            },
+        )
     synthetic = next((out / "translated").glob("*_synT2.nii.gz"))
 
     subject = t1_input.name.split("-")[0]

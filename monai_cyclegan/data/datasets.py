@@ -59,7 +59,7 @@ def unpaired_slice_dataset(
         slices_per_volume: slices drawn per volume and item (the batch holds ``batch_size * slices_per_volume``).
         flip_prob: left-right flip probability.
         cache_rate: fraction of volumes kept in memory after preprocessing.
-        num_workers: threads used to fill the cache.
+        num_workers: threads used to fill the cache; 0 uses one per CPU (MONAI's ``None``).
     """
     volumes = list_ixi_volumes(dataset_dir)
     transform = slice_training_transforms(("image",), image_size, fov_mm, slices_per_volume, flip_prob)
