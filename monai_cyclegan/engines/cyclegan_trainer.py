@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 
 from monai_cyclegan.engines.image_pool import ImagePool
 from monai_cyclegan.engines.prepare_batch import PrepareBatchUnpaired
-from monai_cyclegan.losses.adversarial import AdversarialLoss
+from monai_cyclegan.losses.adversarial import AdversarialLoss, discriminator_logits
 
 __all__ = ["CycleGANEvents", "CycleGANKeys", "CycleGANTrainer", "LOSS_KEYS", "losses_from_output"]
 
@@ -278,8 +278,7 @@ class CycleGANTrainer(Trainer):
 
     def _discriminator_loss(self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         # Real and fake go through the discriminator in one batch (instance norm is per-sample).
-        logits = discriminator(torch.cat([real, fake]))
-        logits = logits[-1] if isinstance(logits, (list, tuple)) else logits
+        logits = discriminator_logits(discriminator(torch.cat([real, fake])))
         return 0.5 * (
             self.adversarial_loss(logits[: real.shape[0]], True) + self.adversarial_loss(logits[real.shape[0] :], False)
         )

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from monai_cyclegan.losses.adversarial import GAN_MODES, AdversarialLoss
+from monai_cyclegan.losses.adversarial import GAN_MODES, AdversarialLoss, discriminator_logits
 
-__all__ = ["GAN_MODES", "AdversarialLoss"]
+__all__ = ["GAN_MODES", "AdversarialLoss", "discriminator_logits"]

@@ -11,9 +11,17 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["GAN_MODES", "AdversarialLoss"]
+__all__ = ["GAN_MODES", "AdversarialLoss", "discriminator_logits"]
 
 GAN_MODES = ("lsgan", "bce")
+
+
+def discriminator_logits(prediction: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
+    """The logits of a discriminator output.
+
+    That is the output itself, or the last element of the list of feature maps MONAI's ``PatchDiscriminator`` returns.
+    """
+    return prediction[-1] if isinstance(prediction, (list, tuple)) else prediction
 
 
 class AdversarialLoss(nn.Module):
@@ -41,6 +49,6 @@ class AdversarialLoss(nn.Module):
             prediction: discriminator logits, or the list MONAI's ``PatchDiscriminator`` returns (logits last).
             target_is_real: whether the target is the real label.
         """
-        logits = prediction[-1] if isinstance(prediction, (list, tuple)) else prediction
+        logits = discriminator_logits(prediction)
         target = torch.full_like(logits, self.real_label if target_is_real else self.fake_label)
         return self.criterion(logits, target)
