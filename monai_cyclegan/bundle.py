@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["BUNDLE_NAME", "DIRECTIONS", "bundle_dir", "direction_settings"]
+from monai.bundle import ConfigWorkflow
+
+__all__ = ["BUNDLE_NAME", "DIRECTIONS", "bundle_dir", "direction_settings", "run_workflow"]
 
 BUNDLE_NAME = "ixi_t1t2_cyclegan"
 
@@ -33,6 +36,27 @@ def bundle_dir(name: str = BUNDLE_NAME) -> Path:
         if (candidate / "configs").is_dir():
             return candidate
     raise FileNotFoundError(f"bundle {name!r} not found in {[str(c) for c in candidates]}.")
+
+
+def run_workflow(config_file: str | Path, workflow_type: str, **overrides: Any) -> ConfigWorkflow:
+    """Initialise a bundle config, check its required properties, run it and finalise it.
+
+    Args:
+        config_file: e.g. ``bundle_dir() / "configs" / "train.json"``.
+        workflow_type: ``"train"`` or ``"infer"``.
+        overrides: config IDs and values, as on the command line.
+
+    Raises:
+        RuntimeError: when the config lacks a property MONAI requires of that workflow type.
+    """
+    workflow = ConfigWorkflow(config_file=str(config_file), workflow_type=workflow_type, **overrides)
+    workflow.initialize()
+    missing = workflow.check_properties()
+    if missing:
+        raise RuntimeError(f"{config_file} lacks required bundle properties: {missing}")
+    workflow.run()
+    workflow.finalize()
+    return workflow
 
 
 def direction_settings(direction: str) -> dict[str, str]:

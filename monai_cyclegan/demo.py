@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.bundle import ConfigWorkflow
 from monai.transforms import LoadImage, ResampleToMatch
 
-from monai_cyclegan.bundle import bundle_dir
+from monai_cyclegan.bundle import bundle_dir, run_workflow
 from monai_cyclegan.data.phantom import TISSUE_LABELS, ensure_phantom_dataset
 from monai_cyclegan.evaluation import similarity_metrics, tissue_means
 from monai_cyclegan.transforms import RobustScaleIntensity
@@ -58,17 +57,6 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[name] = time.perf_counter() - start
-
-
-def _run_workflow(config: Path, workflow_type: str, overrides: dict[str, Any]) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(config_file=str(config), workflow_type=workflow_type, **overrides)
-    workflow.initialize()
-    missing = workflow.check_properties()
-    if missing:
-        raise RuntimeError(f"{config} lacks required bundle properties: {missing}")
-    workflow.run()
-    workflow.finalize()
-    return workflow
 
 
 _BRAIN = [TISSUE_LABELS[k] for k in ("csf", "gm", "wm")]
@@ -139,30 +127,26 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
 
     architecture = {k: s[k] for k in ("image_size", "ngf", "generator_def")}
     with _timed(timings, "train_s"):
-        _run_workflow(
+        run_workflow(
             configs / "train.json",
             "train",
-            {
-                **{k: v for k, v in s.items() if k not in _DATA_SETTINGS},
-                "dataset_dir": str(data),
-                "output_dir": str(out / "train"),
-                "ckpt_dir": str(out / "models"),
-                "num_workers": 0,  # two cores: worker processes would compete with the training threads
-                "seed": seed,
-            },
+            **{k: v for k, v in s.items() if k not in _DATA_SETTINGS},
+            dataset_dir=str(data),
+            output_dir=str(out / "train"),
+            ckpt_dir=str(out / "models"),
+            num_workers=0,  # two cores: worker processes would compete with the training threads
+            seed=seed,
         )
 
     t1_input = next((holdout / "IXI-T1").glob("*-T1.nii.gz"))
     with _timed(timings, "translate_s"):
-        _run_workflow(
+        run_workflow(
             configs / "inference.json",
             "infer",
-            {
-                **architecture,
-                "input_path": str(t1_input),
-                "output_dir": str(out / "translated"),
-                "checkpoint": str(out / "models" / "model.pt"),
-            },
+            **architecture,
+            input_path=str(t1_input),
+            output_dir=str(out / "translated"),
+            checkpoint=str(out / "models" / "model.pt"),
         )
     synthetic = next((out / "translated").glob("*_synT2.nii.gz"))
 

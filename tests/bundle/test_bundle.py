@@ -15,7 +15,7 @@ import torch
 from monai.bundle import ConfigWorkflow
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from monai_cyclegan.bundle import bundle_dir
+from monai_cyclegan.bundle import bundle_dir, run_workflow
 from monai_cyclegan.engines import LOSS_KEYS
 from monai_cyclegan.networks import UNetGenerator
 
@@ -27,12 +27,14 @@ STATE_KEYS |= {"g_scaler", "d_scaler", "pool_a", "pool_b"}
 
 
 def _run(config: str, workflow_type: str, **overrides) -> ConfigWorkflow:
-    workflow = ConfigWorkflow(config_file=str(CONFIGS / config), workflow_type=workflow_type, **overrides)
-    workflow.initialize()
-    assert workflow.check_properties() == [], workflow.check_properties()
-    workflow.run()
-    workflow.finalize()
-    return workflow
+    return run_workflow(CONFIGS / config, workflow_type, **overrides)  # raises if a required property is missing
+
+
+def _train(out: Path, models: Path, epochs: int, **overrides) -> ConfigWorkflow:
+    """Train on the default data (no dataset_dir: the phantom) with the tiny model."""
+    return _run(
+        "train.json", "train", dataset_dir="", output_dir=str(out), ckpt_dir=str(models), epochs=epochs, **overrides
+    )
 
 
 class TestBundle(unittest.TestCase):
@@ -41,16 +43,7 @@ class TestBundle(unittest.TestCase):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.out = Path(cls.tmp.name) / "train"
         cls.models = Path(cls.tmp.name) / "models"
-        # no dataset_dir: the bundle generates and uses the phantom
-        cls.workflow = _run(
-            "train.json",
-            "train",
-            dataset_dir="",
-            output_dir=str(cls.out),
-            ckpt_dir=str(cls.models),
-            epochs=1,
-            **TRAIN_TINY,
-        )
+        cls.workflow = _train(cls.out, cls.models, epochs=1, **TRAIN_TINY)
 
     @classmethod
     def tearDownClass(cls):
@@ -112,16 +105,7 @@ class TestBundle(unittest.TestCase):
                     self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
 
     def test_resume_continues_from_the_latest_checkpoint(self):
-        workflow = _run(
-            "train.json",
-            "train",
-            dataset_dir="",
-            output_dir=str(self.out),
-            ckpt_dir=str(self.models),
-            epochs=2,
-            resume=True,
-            **TRAIN_TINY,
-        )
+        workflow = _train(self.out, self.models, epochs=2, resume=True, **TRAIN_TINY)
         state = workflow.trainer.state
         self.assertEqual(state.epoch, 2)
         self.assertEqual(state.iteration, 2 * state.epoch_length)  # epoch 1 came from the checkpoint
