@@ -1,4 +1,4 @@
-"""Robust per-volume intensity scaling from foreground percentiles.
+"""Intensity scaling: robust per-volume scaling of MR volumes, and fixed bit-depth scaling of 2D image files.
 
 MONAI's ``ScaleIntensityRangePercentiles`` takes percentiles over every voxel. In a head MRI most voxels are air, so the
 percentiles track the field of view rather than the tissue; and its lower bound would map dark tissue (CSF in T1w) onto
@@ -14,7 +14,9 @@ from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, ScaleIntensityRange, Transform
 from monai.transforms.utils_pytorch_numpy_unification import percentile
 
-__all__ = ["RobustScaleIntensity", "RobustScaleIntensityd"]
+from monai_cyclegan.transforms.errors import naming_source
+
+__all__ = ["BitDepthScaleIntensity", "BitDepthScaleIntensityd", "RobustScaleIntensity", "RobustScaleIntensityd"]
 
 
 class RobustScaleIntensity(Transform):
@@ -84,9 +86,65 @@ class RobustScaleIntensityd(MapTransform):
         """Scale every key; a failure names the source file."""
         d = dict(data)
         for key in self.key_iterator(d):
-            try:
-                d[key] = self.scaler(d[key])
-            except ValueError as e:
-                source = getattr(d[key], "meta", {}).get("filename_or_obj", key)
-                raise ValueError(f"{source}: {e}") from e
+            d[key] = naming_source(self.scaler, d[key], key)
+        return d
+
+
+class BitDepthScaleIntensity(Transform):
+    """Map the full range of an image file's bit depth linearly to ``[b_min, b_max]``.
+
+    2D slices exported as PNG or JPEG are already windowed for display: their grey levels mean the same in every file,
+    so they are scaled by the file format's range, not per image (8-bit: value / 255). 8-bit images arrive as uint8;
+    PIL hands 16-bit PNGs over as int32, so any other integer type is read as 16-bit (value / 65535). Float images must
+    already lie in [0, 1].
+
+    Args:
+        b_min: output value of 0.
+        b_max: output value of the bit depth's maximum.
+
+    Raises:
+        ValueError: at call time, for values outside the range of the assumed bit depth.
+    """
+
+    def __init__(self, b_min: float = -1.0, b_max: float = 1.0) -> None:
+        self.b_min = b_min
+        self.b_max = b_max
+
+    @staticmethod
+    def full_scale(img: NdarrayOrTensor) -> float:
+        """The value that maps to ``b_max``: 255 for uint8, 65535 for other integers, 1 for floats."""
+        dtype = torch.as_tensor(img[:0]).dtype
+        if dtype == torch.uint8:
+            return 255.0
+        return 1.0 if dtype.is_floating_point else 65535.0
+
+    def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """Scale ``img`` to float32 in ``[b_min, b_max]``; see the class docstring."""
+        full_scale = self.full_scale(img)
+        data = torch.as_tensor(img)
+        low, high = float(data.min()), float(data.max())
+        if not (low >= 0 and high <= full_scale):  # also catches NaN
+            raise ValueError(
+                f"values span [{low}, {high}], outside [0, {full_scale:g}] of a {data.dtype} image "
+                "(expected 8-bit, 16-bit or [0, 1] float grey levels)."
+            )
+        return ScaleIntensityRange(
+            a_min=0.0, a_max=full_scale, b_min=self.b_min, b_max=self.b_max, dtype=torch.float32
+        )(img)
+
+
+class BitDepthScaleIntensityd(MapTransform):
+    """Dictionary version of :class:`BitDepthScaleIntensity`; errors name the offending file when metadata has it."""
+
+    def __init__(
+        self, keys: KeysCollection, b_min: float = -1.0, b_max: float = 1.0, allow_missing_keys: bool = False
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.scaler = BitDepthScaleIntensity(b_min, b_max)
+
+    def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
+        """Scale every key; a failure names the source file."""
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = naming_source(self.scaler, d[key], key)
         return d

@@ -1,9 +1,13 @@
 """The transform chains of training and inference, built from MONAI dictionary transforms.
 
-Both start with the same deterministic volume preprocessing (load, channel-first, RAS, common spacing, robust
-scaling to [-1, 1]), so that the model sees T1 and T2 on one grid and the inference output can be inverted back onto
-the input's grid. Training then keeps the brain slab, pads/crops in-plane to the model size, samples axial slices and
-flips them; only these last steps are random, so ``CacheDataset`` caches everything before them.
+Volumes (NIfTI): a deterministic preprocessing (load, channel-first, RAS, common spacing, robust scaling to [-1, 1]),
+so that the model sees T1 and T2 on one grid and the inference output can be inverted back onto the input's grid.
+Training then keeps the brain slab, pads/crops in-plane to the model size, samples axial slices and augments them.
+
+2D image files (PNG/JPEG slices): load, one channel, bit-depth scaling to [-1, 1], fit into the model size
+(invertible, so predictions go back to the original size); training then augments them.
+
+Only the augmentations are random, so ``CacheDataset`` caches everything before them.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from collections.abc import Sequence
 from monai.transforms import (
     Compose,
     CropForegroundd,
+    DeleteItemsd,
     EnsureChannelFirstd,
     EnsureTyped,
-    LoadImaged,
     Orientationd,
+    RandAdjustContrastd,
     RandFlipd,
     RandSpatialCropSamplesd,
     ResizeWithPadOrCropd,
@@ -24,10 +29,20 @@ from monai.transforms import (
     SqueezeDimd,
 )
 
-from monai_cyclegan.transforms.intensity import RobustScaleIntensityd
+from monai_cyclegan.transforms.fit import FitToSized
+from monai_cyclegan.transforms.grayscale import Grayscaled
+from monai_cyclegan.transforms.intensity import BitDepthScaleIntensityd, RobustScaleIntensityd
+from monai_cyclegan.transforms.io import NamedLoadImaged
 from monai_cyclegan.transforms.slab import AxialSlabSelector
 
-__all__ = ["model_spacing", "slice_training_transforms", "volume_preprocessing"]
+__all__ = [
+    "augmentations",
+    "image_file_preprocessing",
+    "image_file_training_transforms",
+    "model_spacing",
+    "slice_training_transforms",
+    "volume_preprocessing",
+]
 
 
 def model_spacing(image_size: int, fov_mm: float = 256.0) -> tuple[float, float, float]:
@@ -43,7 +58,11 @@ def model_spacing(image_size: int, fov_mm: float = 256.0) -> tuple[float, float,
 
 
 def volume_preprocessing(
-    keys: Sequence[str] = ("image",), image_size: int = 256, fov_mm: float = 256.0, upper_percentile: float = 99.5
+    keys: Sequence[str] = ("image",),
+    image_size: int = 256,
+    fov_mm: float = 256.0,
+    upper_percentile: float = 99.5,
+    mask_keys: Sequence[str] = (),
 ) -> Compose:
     """Deterministic, invertible preparation of a 3D volume: load, channel-first, RAS, resample, scale to [-1, 1].
 
@@ -52,18 +71,49 @@ def volume_preprocessing(
         image_size: in-plane size of the model.
         fov_mm: field of view (mm) that ``image_size`` pixels cover; sets the common spacing.
         upper_percentile: foreground percentile mapped to +1 (see :class:`RobustScaleIntensityd`).
+        mask_keys: keys of masks on the same grids, moved along with nearest-neighbour interpolation and not scaled.
     """
-    keys = list(keys)
+    keys, mask_keys = list(keys), list(mask_keys)
+    every = keys + mask_keys
     return Compose(
         [
-            LoadImaged(keys, reader="NibabelReader", image_only=True),
-            EnsureChannelFirstd(keys),
-            EnsureTyped(keys, dtype="float32"),
-            Orientationd(keys, axcodes="RAS", labels=None),
-            Spacingd(keys, pixdim=model_spacing(image_size, fov_mm), mode="bilinear"),
+            NamedLoadImaged(every, reader="NibabelReader", image_only=True),
+            EnsureChannelFirstd(every),
+            EnsureTyped(every, dtype="float32"),
+            Orientationd(every, axcodes="RAS", labels=None),
+            Spacingd(
+                every,
+                pixdim=model_spacing(image_size, fov_mm),
+                mode=["bilinear"] * len(keys) + ["nearest"] * len(mask_keys),
+            ),
             RobustScaleIntensityd(keys, upper_percentile=upper_percentile),
         ]
     )
+
+
+def augmentations(
+    keys: Sequence[str], flip_prob: float = 0.5, contrast_prob: float = 0.0, contrast_gamma: float = 1.3
+) -> list:
+    """The random augmentations of 2D training slices: a left-right flip and a random contrast change.
+
+    These are the two augmentations of the original notebooks on the public slice data set. The contrast change is a
+    gamma curve (``RandAdjustContrastd``, gamma drawn from ``[1 / contrast_gamma, contrast_gamma]``) between the
+    image's own minimum and maximum: unlike a linear change about the mean, it keeps air at -1 and the brightest
+    tissue at its level, and only reshapes the grey levels between them.
+
+    Args:
+        keys: keys of the 2D images, shape ``(1, H, W)``, axis 0 left-right.
+        flip_prob: probability of a left-right flip.
+        contrast_prob: probability of a contrast change.
+        contrast_gamma: largest gamma (>= 1); its inverse is the smallest.
+    """
+    if contrast_gamma < 1:
+        raise ValueError(f"contrast_gamma must be >= 1, got {contrast_gamma}.")
+    keys = list(keys)
+    return [
+        RandFlipd(keys, prob=flip_prob, spatial_axis=0),
+        RandAdjustContrastd(keys, prob=contrast_prob, gamma=(1 / contrast_gamma, contrast_gamma)),
+    ]
 
 
 def slice_training_transforms(
@@ -73,6 +123,9 @@ def slice_training_transforms(
     slices_per_volume: int = 1,
     flip_prob: float = 0.5,
     min_area_fraction: float = 0.25,
+    mask_key: str | None = None,
+    contrast_prob: float = 0.0,
+    contrast_gamma: float = 1.3,
 ) -> Compose:
     """Volume preprocessing followed by 3D-to-2D axial slicing and augmentation, for training.
 
@@ -85,21 +138,70 @@ def slice_training_transforms(
         fov_mm: field of view covered by ``image_size`` pixels.
         slices_per_volume: axial slices drawn from each loaded volume per item.
         flip_prob: probability of a left-right flip of each slice.
-        min_area_fraction: slices whose head cross-section is below this fraction of the largest are not drawn.
+        min_area_fraction: slices whose cross-section (of the mask, else of the head) is below this fraction of the
+            largest are not drawn.
+        mask_key: key of an optional brain or foreground mask that selects the slices instead of the head; it is
+            dropped once used.
+        contrast_prob: probability of a random contrast change of each slice (see :func:`augmentations`).
+        contrast_gamma: largest gamma of the contrast change.
     """
     keys = list(keys)
+    mask_keys = [mask_key] if mask_key else []
+    # a mask is 0/1, so its threshold is 0.5; the scaled image's is -0.8 (10% of the [-1, 1] range)
+    selector = AxialSlabSelector(threshold=0.5 if mask_key else -0.8, min_area_fraction=min_area_fraction)
     return Compose(
         [
-            *volume_preprocessing(keys, image_size, fov_mm).transforms,
-            CropForegroundd(
-                keys, source_key=keys[0], select_fn=AxialSlabSelector(min_area_fraction=min_area_fraction), margin=0
-            ),
+            *volume_preprocessing(keys, image_size, fov_mm, mask_keys=mask_keys).transforms,
+            CropForegroundd(keys, source_key=mask_key or keys[0], select_fn=selector, margin=0),
+            *([DeleteItemsd(mask_keys)] if mask_keys else []),
             # Pad with the background value (-1), not 0, which is mid-grey in [-1, 1].
             ResizeWithPadOrCropd(keys, spatial_size=(image_size, image_size, -1), mode="constant", value=-1.0),
             RandSpatialCropSamplesd(
                 keys, roi_size=(image_size, image_size, 1), num_samples=slices_per_volume, random_size=False
             ),
             SqueezeDimd(keys, dim=3),
-            RandFlipd(keys, prob=flip_prob, spatial_axis=0),
+            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma),
+        ]
+    )
+
+
+def image_file_preprocessing(keys: Sequence[str] = ("image",), image_size: int = 256) -> Compose:
+    """Deterministic, invertible preparation of a 2D image file: load, one channel, scale to [-1, 1], fit to size.
+
+    PNG/JPEG files load through PIL with axis 0 along the image width (left-right) and axis 1 along its height; RGB
+    collapses to grey (:class:`Grayscaled`); grey levels scale by bit depth (:class:`BitDepthScaleIntensityd`, 8-bit
+    0..255 to -1..1); :class:`FitToSized` pads (or, for images larger than ``image_size``, first shrinks) to
+    ``image_size`` squared, and ``Invertd`` undoes it.
+
+    Args:
+        keys: keys of the image paths in the data dictionary.
+        image_size: side of the model's square input.
+    """
+    keys = list(keys)
+    return Compose(
+        [
+            NamedLoadImaged(
+                keys, reader="PILReader", image_only=True, dtype=None
+            ),  # keep uint8: the bit depth sets scaling
+            EnsureChannelFirstd(keys),
+            Grayscaled(keys),
+            BitDepthScaleIntensityd(keys),
+            FitToSized(keys, image_size),
+        ]
+    )
+
+
+def image_file_training_transforms(
+    keys: Sequence[str] = ("image",),
+    image_size: int = 256,
+    flip_prob: float = 0.5,
+    contrast_prob: float = 0.0,
+    contrast_gamma: float = 1.3,
+) -> Compose:
+    """:func:`image_file_preprocessing` followed by the random :func:`augmentations`, for training on 2D slices."""
+    return Compose(
+        [
+            *image_file_preprocessing(keys, image_size).transforms,
+            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma),
         ]
     )

@@ -4,8 +4,14 @@ import unittest
 
 import torch
 from monai.data import MetaTensor
+from parameterized import parameterized
 
-from monai_cyclegan.transforms import RobustScaleIntensity, RobustScaleIntensityd
+from monai_cyclegan.transforms import (
+    BitDepthScaleIntensity,
+    BitDepthScaleIntensityd,
+    RobustScaleIntensity,
+    RobustScaleIntensityd,
+)
 
 
 def _head(bright_outliers: bool = False) -> torch.Tensor:
@@ -59,3 +65,28 @@ class TestRobustScaleIntensity(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestBitDepthScaleIntensity(unittest.TestCase):
+    @parameterized.expand(
+        [
+            (torch.uint8, 255),
+            (torch.int32, 65535),  # PIL's type for 16-bit PNG
+            (torch.float32, 1.0),
+        ]
+    )
+    def test_full_range_maps_to_minus_one_one(self, dtype, full_scale):
+        img = torch.tensor([[[0, full_scale / 2, full_scale]]]).to(dtype)
+        out = BitDepthScaleIntensity()(img)
+        self.assertEqual(out.dtype, torch.float32)
+        torch.testing.assert_close(out, torch.tensor([[[-1.0, 0.0, 1.0]]]), atol=0.005, rtol=0)  # 8-bit: 127 of 255
+
+    def test_values_beyond_the_bit_depth_name_the_file(self):
+        img = MetaTensor(torch.tensor([[[0, 70000]]], dtype=torch.int32), meta={"filename_or_obj": "/x/deep.png"})
+        with self.assertRaisesRegex(ValueError, r"/x/deep\.png: values span \[0\.0, 70000\.0\]"):
+            BitDepthScaleIntensityd("image")({"image": img})
+
+    def test_float_outside_unit_range_and_nan(self):
+        for bad in (torch.tensor([[[0.0, 2.0]]]), torch.tensor([[[0.0, float("nan")]]])):
+            with self.assertRaisesRegex(ValueError, "outside"):
+                BitDepthScaleIntensity()(bad)
