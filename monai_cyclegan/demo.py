@@ -46,6 +46,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "slices_per_volume": 2,
     "lr": 0.0002,
     "lambda_identity": 0.0,
+    "contrast_prob": 0.0,  # the demo was measured without the contrast augmentation
     "amp": True,
 }
 # Settings that describe the data rather than the bundle's training.

@@ -1,19 +1,30 @@
-"""Data sources: IXI-layout discovery, unpaired datasets, inference inputs, the synthetic phantom."""
+"""Data sources: layout detection, subject splits, unpaired datasets, inference inputs, the synthetic phantom."""
 
 from __future__ import annotations
 
 from monai_cyclegan.data.datasets import resolve_dataset_dir, unpaired_slice_dataset
 from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, list_nifti_files
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
+from monai_cyclegan.data.layouts import IMAGE_SUFFIXES, LAYOUTS, DatasetLayout, detect_layout
+from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_subjects, write_splits
 from monai_cyclegan.data.unpaired import UnpairedDataset
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "IXI_FOLDERS",
+    "LAYOUTS",
     "NIFTI_SUFFIXES",
+    "SPLITS",
+    "DatasetLayout",
     "UnpairedDataset",
+    "detect_layout",
     "list_ixi_volumes",
     "list_nifti_files",
+    "load_splits",
     "parse_ixi_name",
     "resolve_dataset_dir",
+    "select_split",
+    "split_subjects",
     "unpaired_slice_dataset",
+    "write_splits",
 ]

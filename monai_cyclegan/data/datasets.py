@@ -6,9 +6,10 @@ from pathlib import Path
 
 from monai.data import CacheDataset
 
-from monai_cyclegan.data.ixi import list_ixi_volumes
+from monai_cyclegan.data.layouts import DatasetLayout, detect_layout
+from monai_cyclegan.data.splits import load_splits, select_split
 from monai_cyclegan.data.unpaired import UnpairedDataset
-from monai_cyclegan.transforms.pipelines import slice_training_transforms
+from monai_cyclegan.transforms.pipelines import image_file_training_transforms, slice_training_transforms
 
 __all__ = ["resolve_dataset_dir", "unpaired_slice_dataset"]
 
@@ -38,33 +39,74 @@ def resolve_dataset_dir(
     return str(ensure_phantom_dataset(phantom_dir, num_subjects=phantom_subjects, scale=phantom_scale, seed=seed))
 
 
+def _split_entries(layout: DatasetLayout, split_file: str | Path | None, split: str) -> dict[str, list[dict]]:
+    """Each contrast's entries, restricted to the subjects of ``split`` when a split file is given."""
+    entries = {"t1": layout.t1, "t2": layout.t2}
+    if not split_file:
+        return entries
+    splits = load_splits(split_file)
+    chosen = {contrast: select_split(rows, splits, split) for contrast, rows in entries.items()}
+    empty = [contrast.upper() for contrast, rows in chosen.items() if not rows]
+    if empty:
+        raise ValueError(
+            f"split {split!r} of {str(split_file)!r} selects no {' or '.join(empty)} image of {layout.root!r}: the "
+            "split file belongs to another data set, or the split is too small."
+        )
+    return chosen
+
+
 def unpaired_slice_dataset(
     dataset_dir: str | Path,
     image_size: int = 256,
     fov_mm: float = 256.0,
     slices_per_volume: int = 1,
     flip_prob: float = 0.5,
+    contrast_prob: float = 0.0,
     cache_rate: float = 1.0,
     num_workers: int = 0,
+    split_file: str | Path | None = None,
+    split: str = "train",
 ) -> UnpairedDataset:
-    """Unpaired T1 (domain A) / T2 (domain B) axial-slice dataset over an IXI-layout directory.
+    """Unpaired T1 (domain A) / T2 (domain B) 2D training dataset over any supported ``dataset_dir`` layout.
 
-    Each volume's deterministic preprocessing (load, RAS, resample, scale, slab crop, pad) is cached once by
-    ``CacheDataset``; each item then draws ``slices_per_volume`` random slices per domain.
+    The layout is detected (:func:`~monai_cyclegan.data.layouts.detect_layout`): NIfTI volumes are harmonised to RAS
+    and a common spacing and sliced axially (``slices_per_volume`` random slices per volume and item); 2D image
+    folders give one image per item. The deterministic preprocessing is cached once by ``CacheDataset``; only the
+    slice draw and the augmentations run per item.
 
     Args:
-        dataset_dir: directory with ``IXI-T1/`` and ``IXI-T2/``.
+        dataset_dir: data set directory (IXI layout, the public slice set, or ``t1/`` + ``t2/``).
         image_size: in-plane model size.
-        fov_mm: field of view covered by ``image_size`` pixels.
-        slices_per_volume: slices drawn per volume and item (the batch holds ``batch_size * slices_per_volume``).
+        fov_mm: field of view covered by ``image_size`` pixels (volumes only).
+        slices_per_volume: slices drawn per volume and item (volumes only; the batch holds
+            ``batch_size * slices_per_volume`` slices).
         flip_prob: left-right flip probability.
-        cache_rate: fraction of volumes kept in memory after preprocessing.
+        contrast_prob: probability of a random contrast change.
+        cache_rate: fraction of images kept in memory after preprocessing.
         num_workers: threads used to fill the cache; 0 uses one per CPU (MONAI's ``None``).
+        split_file: optional subject split (:func:`~monai_cyclegan.data.splits.write_splits`); only the subjects of
+            ``split`` are used.
+        split: ``"train"``, ``"validation"`` or ``"test"``.
     """
-    volumes = list_ixi_volumes(dataset_dir)
-    transform = slice_training_transforms(("image",), image_size, fov_mm, slices_per_volume, flip_prob)
-    domains = [
-        CacheDataset(volumes[c], transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=False)
-        for c in ("t1", "t2")
-    ]
+    layout = detect_layout(dataset_dir)
+    entries = _split_entries(layout, split_file, split)
+    domains = []
+    for contrast in ("t1", "t2"):
+        rows = entries[contrast]
+        if layout.kind == "volume":
+            mask_key = "mask" if "mask" in rows[0] else None
+            transform = slice_training_transforms(
+                ("image",),
+                image_size,
+                fov_mm,
+                slices_per_volume,
+                flip_prob,
+                mask_key=mask_key,
+                contrast_prob=contrast_prob,
+            )
+        else:
+            transform = image_file_training_transforms(("image",), image_size, flip_prob, contrast_prob)
+        domains.append(
+            CacheDataset(rows, transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=False)
+        )
     return UnpairedDataset(*domains)

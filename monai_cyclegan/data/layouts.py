@@ -1,0 +1,155 @@
+"""Detection of the layout a ``dataset_dir`` holds: IXI volumes, the public 2D slice set, or plain t1/ + t2/ folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from monai_cyclegan.data.inputs import NIFTI_SUFFIXES
+from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes
+
+__all__ = ["IMAGE_SUFFIXES", "LAYOUTS", "DatasetLayout", "detect_layout"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+# Per layout: the T1 and T2 folders (relative to dataset_dir) and what they hold.
+LAYOUTS: dict[str, dict[str, str]] = {
+    "ixi": {"t1": IXI_FOLDERS["t1"], "t2": IXI_FOLDERS["t2"], "holds": "IXI-named NIfTI volumes"},
+    "slice_dataset": {"t1": "Tr1/TrainT1", "t2": "Tr2/TrainT2", "holds": "2D PNG/JPEG slices"},
+    "t1_t2_folders": {"t1": "t1", "t2": "t2", "holds": "2D PNG/JPEG slices, or NIfTI volumes"},
+}
+_MASK_SUFFIX = "-mask"  # optional masks of IXI-T1/x.nii.gz live in IXI-T1-mask/x.nii.gz
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """What a data set directory holds.
+
+    Attributes:
+        name: a key of :data:`LAYOUTS`.
+        kind: ``"volume"`` (3D NIfTI, sliced axially) or ``"slice"`` (2D image files).
+        root: the data set directory.
+        t1, t2: per contrast, ``{"image": path, "subject": id}`` dictionaries sorted by file name, with ``"site"`` for
+            IXI names and ``"mask"`` where a mask folder provides one.
+    """
+
+    name: str
+    kind: str
+    root: str
+    t1: list[dict[str, str]] = field(default_factory=list)
+    t2: list[dict[str, str]] = field(default_factory=list)
+
+
+def _expected() -> str:
+    return "; ".join(f"{v['t1']}/ + {v['t2']}/ ({v['holds']})" for v in LAYOUTS.values())
+
+
+def _folder(root: Path, relative: str) -> Path | None:
+    """``root/relative`` matched case-insensitively per component (``T1/`` and ``t1/`` both work), or ``None``."""
+    current = root
+    for part in Path(relative).parts:
+        matches = [p for p in current.iterdir() if p.is_dir() and p.name.lower() == part.lower()]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            raise ValueError(
+                f"dataset_dir {str(root)!r} is ambiguous: {sorted(str(m) for m in matches)} differ only in case."
+            )
+        current = matches[0]
+    return current
+
+
+def _files(folder: Path | None) -> tuple[list[Path], list[Path]]:
+    """The 2D image files and the NIfTI files directly inside ``folder``, sorted by name."""
+    if folder is None:
+        return [], []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    volumes = [p for p in files if p.name.lower().endswith(NIFTI_SUFFIXES)]
+    return images, volumes
+
+
+def _subject(path: Path) -> str:
+    """The file name without its image or NIfTI extension."""
+    name = path.name
+    for suffix in (*NIFTI_SUFFIXES, *IMAGE_SUFFIXES):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _with_masks(entries: list[dict[str, str]], folder: Path) -> list[dict[str, str]]:
+    """Attach ``folder-mask/<same name>`` masks; a mask folder must cover every volume of its contrast."""
+    mask_folder = folder.with_name(folder.name + _MASK_SUFFIX)
+    if not mask_folder.is_dir():
+        return entries
+    missing = [Path(e["image"]).name for e in entries if not (mask_folder / Path(e["image"]).name).is_file()]
+    if missing:
+        raise ValueError(f"mask folder {str(mask_folder)!r} has no mask for {missing[:5]} (it needs one per volume).")
+    return [{**e, "mask": str(mask_folder / Path(e["image"]).name)} for e in entries]
+
+
+def _folder_layout(root: Path, name: str) -> DatasetLayout:
+    """A layout of two folders of 2D images (or, for ``t1/`` + ``t2/``, of NIfTI volumes)."""
+    spec = LAYOUTS[name]
+    found: dict[str, tuple[list[Path], list[Path]]] = {}
+    folders: dict[str, Path | None] = {}
+    for contrast in ("t1", "t2"):
+        folders[contrast] = _folder(root, spec[contrast])
+        found[contrast] = _files(folders[contrast])
+    kinds = set()
+    for contrast, (images, volumes) in found.items():
+        if images and volumes:
+            raise ValueError(
+                f"{folders[contrast]} mixes 2D images ({images[0].name}, ...) and NIfTI volumes ({volumes[0].name}, "
+                "...); keep one kind per data set."
+            )
+        if not images and not volumes:
+            where = folders[contrast] or root / spec[contrast]
+            other = "t2" if contrast == "t1" else "t1"
+            raise ValueError(
+                f"dataset_dir {str(root)!r} is one-sided: {str(where)!r} holds no {contrast.upper()} images "
+                f"({', '.join(IMAGE_SUFFIXES + NIFTI_SUFFIXES)}) while {spec[other]}/ holds "
+                f"{sum(map(len, found[other]))} files. Training needs both contrasts."
+            )
+        kinds.add("slice" if images else "volume")
+    if len(kinds) > 1 or (name == "slice_dataset" and "volume" in kinds):
+        raise ValueError(f"dataset_dir {str(root)!r} mixes 2D images and NIfTI volumes across its T1 and T2 folders.")
+    kind = kinds.pop()
+    entries = {}
+    for contrast, (images, volumes) in found.items():
+        rows = [{"image": str(p), "subject": _subject(p)} for p in (images or volumes)]
+        entries[contrast] = _with_masks(rows, folders[contrast]) if kind == "volume" else rows  # type: ignore[arg-type]
+    return DatasetLayout(name, kind, str(root), entries["t1"], entries["t2"])
+
+
+def detect_layout(dataset_dir: str | Path) -> DatasetLayout:
+    """Find which of :data:`LAYOUTS` ``dataset_dir`` holds and list its T1 and T2 images.
+
+    Raises:
+        FileNotFoundError: when ``dataset_dir`` is not a directory.
+        ValueError: when it is empty or holds no known layout, holds more than one (ambiguous), or holds only one
+            contrast; the message says what was found and what is expected.
+    """
+    root = Path(dataset_dir)
+    if not str(dataset_dir) or not root.is_dir():
+        raise FileNotFoundError(f"dataset_dir {str(root)!r} does not exist or is not a directory.")
+    present = [name for name, spec in LAYOUTS.items() if _folder(root, spec["t1"]) or _folder(root, spec["t2"])]
+    if not present:
+        contents = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+        what = f"found {contents[:10]}" if contents else "it is empty"
+        raise ValueError(
+            f"dataset_dir {str(root)!r} holds no known data set layout ({what}). Expected one of: {_expected()}."
+        )
+    if len(present) > 1:
+        folders = [f"{LAYOUTS[n]['t1']}/ or {LAYOUTS[n]['t2']}/" for n in present]
+        raise ValueError(
+            f"dataset_dir {str(root)!r} is ambiguous: it holds the folders of several layouts ({'; '.join(folders)}). "
+            "Point dataset_dir at a directory with one layout."
+        )
+    name = present[0]
+    if name != "ixi":
+        return _folder_layout(root, name)
+    volumes = list_ixi_volumes(root)
+    t1, t2 = (_with_masks(volumes[c], root / IXI_FOLDERS[c]) for c in ("t1", "t2"))
+    return DatasetLayout(name, "volume", str(root), t1, t2)

@@ -1,0 +1,94 @@
+"""Subject-level train / validation / test splits, so that no subject's slices appear in two splits."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SPLITS", "load_splits", "select_split", "split_subjects", "write_splits"]
+
+SPLITS = ("train", "validation", "test")
+
+
+def split_subjects(
+    subjects: Iterable[str], val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0
+) -> dict[str, list[str]]:
+    """Shuffle the distinct subject ids with ``seed`` and cut them into train, validation and test.
+
+    The validation and test sizes are the fractions of the number of subjects, rounded up so that a non-zero fraction
+    always gets a subject; training keeps the rest and must keep at least one. The same ids and seed always give the
+    same split, whatever order the ids come in.
+
+    Raises:
+        ValueError: for fractions outside [0, 1), fractions that leave no training subject, or no subjects.
+    """
+    unique = sorted(set(subjects))
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {value}.")
+    if not unique:
+        raise ValueError("no subjects to split.")
+    n_test = math.ceil(test_fraction * len(unique))
+    n_val = math.ceil(val_fraction * len(unique))
+    if n_test + n_val >= len(unique):
+        raise ValueError(
+            f"{len(unique)} subjects cannot give {n_val} validation and {n_test} test subjects and still leave one "
+            "for training; lower the fractions."
+        )
+    order = np.random.default_rng(seed).permutation(len(unique))
+    shuffled = [unique[i] for i in order]
+    return {
+        "train": sorted(shuffled[n_test + n_val :]),
+        "validation": sorted(shuffled[n_test : n_test + n_val]),
+        "test": sorted(shuffled[:n_test]),
+    }
+
+
+def write_splits(path: str | Path, splits: dict[str, list[str]], **provenance: Any) -> Path:
+    """Write ``splits`` (plus provenance such as the seed and data set) to a JSON file, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {**provenance, **{name: splits[name] for name in SPLITS}}
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        json.dump(payload, tmp, indent=1)
+    os.replace(tmp.name, path)
+    return path
+
+
+def load_splits(path: str | Path) -> dict[str, list[str]]:
+    """Read a split file written by :func:`write_splits`.
+
+    Raises:
+        FileNotFoundError: when it does not exist.
+        ValueError: when it is not JSON, lacks a split, or puts a subject in two splits.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"split file {str(path)!r} does not exist.")
+    try:
+        payload = json.loads(path.read_text())
+        splits = {name: [str(s) for s in payload[name]] for name in SPLITS}
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"split file {str(path)!r} is not a split file with lists {list(SPLITS)}: {e!r}") from e
+    seen: dict[str, str] = {}
+    for name, subjects in splits.items():
+        for subject in subjects:
+            if subject in seen and seen[subject] != name:
+                raise ValueError(f"split file {str(path)!r} puts subject {subject!r} in {seen[subject]} and {name}.")
+            seen[subject] = name
+    return splits
+
+
+def select_split(entries: list[dict[str, str]], splits: dict[str, list[str]], split: str) -> list[dict[str, str]]:
+    """The entries whose ``"subject"`` belongs to ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}.")
+    members = set(splits[split])
+    return [e for e in entries if e["subject"] in members]
