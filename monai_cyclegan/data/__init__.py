@@ -6,6 +6,7 @@ from monai_cyclegan.data.datasets import resolve_dataset_dir, unpaired_slice_dat
 from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, list_nifti_files
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
 from monai_cyclegan.data.layouts import IMAGE_SUFFIXES, LAYOUTS, DatasetLayout, detect_layout
+from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
 from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_subjects, write_splits
 from monai_cyclegan.data.unpaired import UnpairedDataset
 
@@ -16,12 +17,16 @@ __all__ = [
     "NIFTI_SUFFIXES",
     "SPLITS",
     "DatasetLayout",
+    "IXIVolume",
+    "PreparedIXI",
+    "SkippedMember",
     "UnpairedDataset",
     "detect_layout",
     "list_ixi_volumes",
     "list_nifti_files",
     "load_splits",
     "parse_ixi_name",
+    "prepare_ixi",
     "resolve_dataset_dir",
     "select_split",
     "split_subjects",
