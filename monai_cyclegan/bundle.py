@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from monai.bundle import ConfigWorkflow
+from monai.inferers import Inferer, SimpleInferer, SliceInferer
 
-__all__ = ["BUNDLE_NAME", "DIRECTIONS", "bundle_dir", "direction_settings", "run_workflow"]
+__all__ = ["BUNDLE_NAME", "DIRECTIONS", "bundle_dir", "direction_settings", "run_workflow", "translation_inferer"]
 
 BUNDLE_NAME = "ixi_t1t2_cyclegan"
 
@@ -68,3 +69,26 @@ def direction_settings(direction: str) -> dict[str, str]:
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}.")
     return DIRECTIONS[direction]
+
+
+def translation_inferer(kind: str, image_size: int = 256, sw_batch_size: int = 8) -> Inferer:
+    """The inferer of an input kind (``"volume"`` or ``"slice"``).
+
+    A volume goes through the 2D generator axial slice by axial slice (``SliceInferer``, ``sw_batch_size`` slices at a
+    time, padded with air, -1); a 2D image, already fitted to the model size, in one pass.
+
+    Raises:
+        ValueError: for a kind other than ``"volume"`` or ``"slice"``.
+    """
+    if kind == "slice":
+        return SimpleInferer()
+    if kind == "volume":
+        return SliceInferer(
+            roi_size=(image_size, image_size),
+            spatial_dim=2,
+            sw_batch_size=sw_batch_size,
+            overlap=0.25,
+            padding_mode="constant",
+            cval=-1.0,
+        )
+    raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")

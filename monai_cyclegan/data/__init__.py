@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from monai_cyclegan.data.datasets import resolve_dataset_dir, unpaired_slice_dataset
-from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, list_nifti_files
+from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, InferenceInputs, file_kind, list_inference_inputs
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
-from monai_cyclegan.data.layouts import IMAGE_SUFFIXES, LAYOUTS, DatasetLayout, detect_layout
+from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout
 from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
 from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_subjects, write_splits
 from monai_cyclegan.data.unpaired import UnpairedDataset
@@ -17,13 +17,15 @@ __all__ = [
     "NIFTI_SUFFIXES",
     "SPLITS",
     "DatasetLayout",
+    "InferenceInputs",
     "IXIVolume",
     "PreparedIXI",
     "SkippedMember",
     "UnpairedDataset",
     "detect_layout",
+    "file_kind",
     "list_ixi_volumes",
-    "list_nifti_files",
+    "list_inference_inputs",
     "load_splits",
     "parse_ixi_name",
     "prepare_ixi",

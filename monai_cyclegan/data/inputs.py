@@ -1,31 +1,65 @@
-"""Inputs of inference: one NIfTI file or a folder of them."""
+"""Inputs of inference: a NIfTI volume or 2D image file, or a folder of one of the two kinds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NIFTI_SUFFIXES", "list_nifti_files"]
+__all__ = ["IMAGE_SUFFIXES", "NIFTI_SUFFIXES", "InferenceInputs", "file_kind", "list_inference_inputs"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def list_nifti_files(input_path: str | Path) -> list[dict[str, str]]:
-    """``[{"image": path}, ...]`` for a NIfTI file or every NIfTI file directly inside a folder, sorted by name.
+@dataclass(frozen=True)
+class InferenceInputs:
+    """What to translate.
+
+    Attributes:
+        kind: ``"volume"`` (NIfTI, translated slice by slice) or ``"slice"`` (2D image files).
+        files: ``[{"image": path}, ...]`` sorted by name.
+    """
+
+    kind: str
+    files: list[dict[str, str]]
+
+
+def file_kind(path: str | Path) -> str | None:
+    """``"volume"`` for a NIfTI name, ``"slice"`` for a PNG/JPEG name (any case), else ``None``."""
+    name = Path(path).name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return "volume"
+    if name.endswith(IMAGE_SUFFIXES):
+        return "slice"
+    return None
+
+
+def _expected() -> str:
+    return f"NIfTI ({', '.join(NIFTI_SUFFIXES)}) or 2D images ({', '.join(IMAGE_SUFFIXES)})"
+
+
+def list_inference_inputs(input_path: str | Path) -> InferenceInputs:
+    """The files to translate: ``input_path`` itself, or every NIfTI or image file directly inside the folder.
 
     Raises:
         FileNotFoundError: when ``input_path`` does not exist.
-        ValueError: when it is empty, not a NIfTI file, or a folder with none.
+        ValueError: when it is empty, a file of another kind, a folder with none, or a folder mixing volumes and 2D
+            images.
     """
     if not str(input_path):
-        raise ValueError("input_path is empty: give a NIfTI file or a folder of them (--input_path PATH).")
+        raise ValueError(f"input_path is empty: give a file or a folder of {_expected()} (--input_path PATH).")
     path = Path(input_path)
     if not path.exists():
         raise FileNotFoundError(f"input_path {str(path)!r} does not exist.")
     if path.is_file():
-        if not path.name.endswith(NIFTI_SUFFIXES):
-            raise ValueError(f"input_path {str(path)!r} is not a NIfTI file (expected {' or '.join(NIFTI_SUFFIXES)}).")
-        return [{"image": str(path)}]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(NIFTI_SUFFIXES))
+        kind = file_kind(path)
+        if kind is None:
+            raise ValueError(f"input_path {str(path)!r} is neither {_expected()}.")
+        return InferenceInputs(kind, [{"image": str(path)}])
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and file_kind(p))
+    kinds = {file_kind(p) for p in files}
     if not files:
-        raise ValueError(f"input_path {str(path)!r} is a folder with no NIfTI files ({' or '.join(NIFTI_SUFFIXES)}).")
-    return [{"image": str(p)} for p in files]
+        raise ValueError(f"input_path {str(path)!r} is a folder with no {_expected()}.")
+    if len(kinds) > 1:
+        raise ValueError(f"input_path {str(path)!r} mixes NIfTI volumes and 2D images; translate one kind at a time.")
+    return InferenceInputs(kinds.pop(), [{"image": str(p)} for p in files])

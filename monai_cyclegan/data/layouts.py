@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monai_cyclegan.data.inputs import NIFTI_SUFFIXES
+from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes
 
-__all__ = ["IMAGE_SUFFIXES", "LAYOUTS", "DatasetLayout", "detect_layout"]
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+__all__ = ["LAYOUTS", "DatasetLayout", "detect_layout"]
 
 # Per layout: the T1 and T2 folders (relative to dataset_dir) and what they hold.
 LAYOUTS: dict[str, dict[str, str]] = {

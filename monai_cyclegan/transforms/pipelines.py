@@ -38,6 +38,7 @@ from monai_cyclegan.transforms.slab import AxialSlabSelector
 __all__ = [
     "augmentations",
     "image_file_preprocessing",
+    "inference_preprocessing",
     "image_file_training_transforms",
     "model_spacing",
     "slice_training_transforms",
@@ -205,3 +206,18 @@ def image_file_training_transforms(
             *augmentations(keys, flip_prob, contrast_prob, contrast_gamma),
         ]
     )
+
+
+def inference_preprocessing(kind: str, image_size: int = 256, fov_mm: float = 256.0) -> Compose:
+    """The invertible preprocessing of an inference input of ``kind`` ``"volume"`` or ``"slice"``.
+
+    A volume gets :func:`volume_preprocessing`, a 2D image file :func:`image_file_preprocessing`.
+
+    Raises:
+        ValueError: for another kind.
+    """
+    if kind == "volume":
+        return volume_preprocessing(("image",), image_size, fov_mm)
+    if kind == "slice":
+        return image_file_preprocessing(("image",), image_size)
+    raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
