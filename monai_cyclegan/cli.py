@@ -28,6 +28,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_ixi(args: argparse.Namespace) -> int:
+    from monai_cyclegan.data.prepare_ixi import prepare_ixi
+
+    result = prepare_ixi(args.t1, args.t2, args.out, symlink=args.symlink)
+    print(
+        f"{result.count('T1')} T1 and {result.count('T2')} T2 volumes in {result.out_dir} "
+        f"(manifest.csv, manifest.json); {len(result.skipped)} member(s) skipped"
+    )
+    for item in result.skipped:
+        print(f"  skipped {item.member} ({item.source}): {item.reason}")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    from monai_cyclegan.data.splits import split_dataset
+
+    splits = split_dataset(args.dataset_dir, args.out, args.val_fraction, args.test_fraction, args.seed)
+    print(f"{args.out}: " + ", ".join(f"{name} {len(subjects)}" for name, subjects in splits.items()) + " subjects")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all verbs."""
     parser = argparse.ArgumentParser(prog="monai-cyclegan", description=__doc__)
@@ -42,6 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the phantom and the training (default: 0)")
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's setting)")
     demo.set_defaults(func=_demo)
+
+    prepare = verbs.add_parser(
+        "prepare-ixi",
+        help="check the IXI T1/T2 tarballs (or extracted folders) and write the IXI layout with a manifest",
+        description="Extract IXI-T1.tar and IXI-T2.tar (or copy extracted folders), check that every volume opens as "
+        "a finite 3D NIfTI, and write OUT/IXI-T1, OUT/IXI-T2, manifest.csv and manifest.json (subject, site, shape, "
+        "spacing, orientation). Bad members are skipped with a warning; nothing half-extracted remains.",
+    )
+    prepare.add_argument("--t1", required=True, help="IXI-T1.tar (.tar, .tar.gz, .tgz) or a folder of T1 NIfTI files")
+    prepare.add_argument("--t2", required=True, help="IXI-T2.tar or a folder of T2 NIfTI files")
+    prepare.add_argument("--out", required=True, help="output data set directory (use it as dataset_dir)")
+    prepare.add_argument("--symlink", action="store_true", help="link files of folder inputs instead of copying")
+    prepare.set_defaults(func=_prepare_ixi)
+
+    split = verbs.add_parser(
+        "split",
+        help="write a seeded train/validation/test split of a data set's subjects",
+        description="Split the subjects of DATASET_DIR (any supported layout) into train, validation and test, and "
+        "write them to a JSON file that training reads with --split_file. No subject is in two splits.",
+    )
+    split.add_argument("--dataset_dir", required=True, help="the data set directory")
+    split.add_argument("--out", required=True, help="split file to write, e.g. splits.json")
+    split.add_argument("--val_fraction", type=float, default=0.1, help="share of subjects for validation (0.1)")
+    split.add_argument("--test_fraction", type=float, default=0.1, help="share of subjects for testing (0.1)")
+    split.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default: 0)")
+    split.set_defaults(func=_split)
     return parser
 
 
@@ -50,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:
         print(f"monai-cyclegan {args.verb}: error: {e}", file=sys.stderr)
         return 1
 

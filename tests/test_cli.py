@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
+import tarfile
+import tempfile
 import unittest
+import warnings
+from pathlib import Path
 
 from monai_cyclegan.cli import build_parser, main
+from monai_cyclegan.data import list_ixi_volumes, load_splits
+from monai_cyclegan.data.phantom import write_phantom_dataset
+
+VERBS = ("demo", "prepare-ixi", "split")
 
 
 class TestCli(unittest.TestCase):
     def test_help_of_every_verb(self):
-        for argv in (["--help"], ["demo", "--help"]):
+        for argv in (["--help"], *([verb, "--help"] for verb in VERBS)):
             result = subprocess.run([sys.executable, "-m", "monai_cyclegan.cli", *argv], capture_output=True, text=True)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertIn("usage: monai-cyclegan", result.stdout)
@@ -22,6 +32,49 @@ class TestCli(unittest.TestCase):
         with self.assertRaises(SystemExit) as caught:
             main(["no-such-verb"])
         self.assertNotEqual(caught.exception.code, 0)
+
+
+class TestDataVerbs(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.tmp = Path(self._tmp.name)
+        write_phantom_dataset(self.tmp / "src", num_subjects=3, scale=0.125)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def _tar(self, contrast: str, truncate: str | None = None) -> Path:
+        path = self.tmp / f"IXI-{contrast}.tar"
+        with tarfile.open(path, "w") as tar:
+            for volume in sorted((self.tmp / "src" / f"IXI-{contrast}").iterdir()):
+                data = volume.read_bytes()
+                info = tarfile.TarInfo(volume.name)
+                data = data[: len(data) // 2] if volume.name.startswith(truncate or "-") else data
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return path
+
+    def test_prepare_ixi_then_split(self):
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["prepare-ixi", "--t1", str(self._tar("T1", truncate="PH002")), "--t2", str(self._tar("T2"))]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(record=True):
+            code = main([*argv, "--out", str(self.tmp / "ixi")])
+        self.assertEqual(code, 0, err.getvalue())
+        self.assertIn("2 T1 and 3 T2 volumes", out.getvalue())
+        self.assertRegex(out.getvalue(), r"skipped PH002-Phantom-0002-T1\.nii\.gz .*truncated")
+        self.assertEqual(len(list_ixi_volumes(self.tmp / "ixi")["t1"]), 2)
+        with contextlib.redirect_stdout(out):
+            code = main(["split", "--dataset_dir", str(self.tmp / "ixi"), "--out", str(self.tmp / "s.json")])
+        self.assertEqual(code, 0)
+        self.assertEqual(len(sum(load_splits(self.tmp / "s.json").values(), [])), 3)
+
+    def test_missing_input_is_one_line_and_exit_1(self):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["prepare-ixi", "--t1", "/nope/IXI-T1.tar", "--t2", "/nope/T2", "--out", str(self.tmp / "o")])
+        self.assertEqual(code, 1)
+        self.assertRegex(err.getvalue(), r"^monai-cyclegan prepare-ixi: error: .*/nope/IXI-T1\.tar.*does not exist")
+        self.assertFalse((self.tmp / "o").exists())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, Inference
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
 from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout
 from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
-from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_subjects, write_splits
+from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_dataset, split_subjects, write_splits
 from monai_cyclegan.data.unpaired import UnpairedDataset
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "prepare_ixi",
     "resolve_dataset_dir",
     "select_split",
+    "split_dataset",
     "split_subjects",
     "unpaired_slice_dataset",
     "write_splits",

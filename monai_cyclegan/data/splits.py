@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SPLITS", "load_splits", "select_split", "split_subjects", "write_splits"]
+from monai_cyclegan.data.layouts import detect_layout
+
+__all__ = ["SPLITS", "load_splits", "select_split", "split_dataset", "split_subjects", "write_splits"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -92,3 +94,26 @@ def select_split(entries: list[dict[str, str]], splits: dict[str, list[str]], sp
         raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}.")
     members = set(splits[split])
     return [e for e in entries if e["subject"] in members]
+
+
+def split_dataset(
+    dataset_dir: str | Path, path: str | Path, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0
+) -> dict[str, list[str]]:
+    """Split the subjects of any supported ``dataset_dir`` (T1 and T2 together) and write the split file ``path``.
+
+    A subject with both contrasts lands in one split with both; one with a single contrast is split all the same, so
+    unpaired training may use different subjects for T1 and T2.
+    """
+    layout = detect_layout(dataset_dir)
+    subjects = [e["subject"] for e in layout.t1 + layout.t2]
+    splits = split_subjects(subjects, val_fraction, test_fraction, seed)
+    write_splits(
+        path,
+        splits,
+        dataset_dir=str(Path(dataset_dir).resolve()),
+        layout=layout.name,
+        seed=seed,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+    )
+    return splits

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from parameterized import parameterized
 
-from monai_cyclegan.data import load_splits, select_split, split_subjects, write_splits
+from monai_cyclegan.data import load_splits, select_split, split_dataset, split_subjects, write_splits
+from monai_cyclegan.data.phantom import write_phantom_dataset
 
 SUBJECTS = [f"IXI{i:03d}" for i in range(40)]
 
@@ -35,6 +36,19 @@ class TestSplitSubjects(unittest.TestCase):
     def test_no_subjects(self):
         with self.assertRaisesRegex(ValueError, "no subjects"):
             split_subjects([])
+
+
+class TestSplitDataset(unittest.TestCase):
+    def test_ixi_tree_with_one_sided_subjects(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "data"
+            write_phantom_dataset(data, num_subjects=6, scale=0.125)
+            next((data / "IXI-T2").glob("PH001-*")).unlink()  # PH001 has only a T1 now
+            splits = split_dataset(data, Path(tmp) / "splits.json", val_fraction=0.2, test_fraction=0.2, seed=5)
+            self.assertEqual(sorted(sum(splits.values(), [])), [f"PH{i:03d}" for i in range(1, 7)])
+            payload = json.loads((Path(tmp) / "splits.json").read_text())
+            self.assertEqual((payload["layout"], payload["seed"]), ("ixi", 5))
+            self.assertEqual(load_splits(Path(tmp) / "splits.json"), splits)
 
 
 class TestSplitFile(unittest.TestCase):
