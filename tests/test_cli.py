@@ -14,7 +14,7 @@ from monai_cyclegan.cli import build_parser, main
 from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
 
-VERBS = ("demo", "prepare-ixi", "split")
+VERBS = ("demo", "prepare-ixi", "split", "pair")
 
 
 class TestCli(unittest.TestCase):
@@ -67,6 +67,20 @@ class TestDataVerbs(unittest.TestCase):
             code = main(["split", "--dataset_dir", str(self.tmp / "ixi"), "--out", str(self.tmp / "s.json")])
         self.assertEqual(code, 0)
         self.assertEqual(len(sum(load_splits(self.tmp / "s.json").values(), [])), 3)
+
+    def test_pair_by_headers(self):
+        write_phantom_dataset(self.tmp / "quarter", num_subjects=2, scale=0.25)  # the quality thresholds need <= 4 mm
+        out = io.StringIO()
+        argv = ["pair", "--dataset_dir", str(self.tmp / "quarter"), "--out", str(self.tmp / "p"), "--method", "header"]
+        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = main(argv)
+        self.assertEqual(code, 0)
+        self.assertEqual([str(w.message) for w in caught if "poor" in str(w.message)], [])  # a poor pairing warns
+        self.assertRegex(out.getvalue(), r"PH001: ok \(header\); Dice 0\.9\d\d -> 0\.9\d\d")
+        self.assertIn("2 subjects paired", out.getvalue())
+        self.assertEqual(len(list((self.tmp / "p").glob("PH00?-T2.nii.gz"))), 2)
+        self.assertTrue((self.tmp / "p" / "pairing_report.csv").is_file())
 
     def test_missing_input_is_one_line_and_exit_1(self):
         err = io.StringIO()
