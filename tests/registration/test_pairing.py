@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import tempfile
 import unittest
 import warnings
@@ -13,19 +12,7 @@ import numpy as np
 
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from monai_cyclegan.registration import MIN_DICE, MIN_NMI, foreground_mask, pair_dataset, pair_volumes
-
-
-def rigid_motion(rotation_deg: tuple[float, float, float], translation_mm: tuple[float, float, float]) -> np.ndarray:
-    """4x4 RAS motion: rotations about x, then y, then z (degrees), then a translation (mm)."""
-    motion = np.eye(4)
-    for axis, degrees in enumerate(rotation_deg):
-        angle = math.radians(degrees)
-        i, j = [k for k in range(3) if k != axis]
-        rotation = np.eye(4)
-        rotation[[i, i, j, j], [i, j, i, j]] = [math.cos(angle), -math.sin(angle), math.sin(angle), math.cos(angle)]
-        motion = rotation @ motion
-    motion[:3, 3] = translation_mm
-    return motion
+from tests.registration.motion import rigid_motion
 
 
 def save_like(source: str | Path, target: Path, array: np.ndarray | None = None, motion: np.ndarray | None = None):
