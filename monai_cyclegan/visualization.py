@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from monai_cyclegan.files import write_atomically
+
 __all__ = ["axial_display", "save_panel_png", "to_unit_range"]
 
 
@@ -53,7 +55,5 @@ def save_panel_png(
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    picture.save(tmp, format="PNG")
-    tmp.replace(path)
+    write_atomically(path, lambda temporary: picture.save(temporary, format="PNG"))
     return path

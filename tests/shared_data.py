@@ -10,8 +10,9 @@ import os
 import unittest
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
+
+from monai_cyclegan.files import save_volume
 
 __all__ = ["shared_data", "stacked_volume", "syndiff_slices", "write_nifti", "write_syndiff_ixi_tree"]
 
@@ -40,12 +41,9 @@ def syndiff_slices(contrast: str) -> np.ndarray:
 
 
 def write_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> Path:
-    """Save a NIfTI image with qform and sform set to ``affine``."""
-    image = nib.Nifti1Image(array, affine)
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
+    """Save a NIfTI image with qform and sform set to ``affine``, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(image, str(path))
+    save_volume(array, affine, path)
     return path
 
 

@@ -37,8 +37,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
+
+from monai_cyclegan.files import save_volume
 
 __all__ = [
     "PHANTOM_VERSION",
@@ -902,15 +903,6 @@ def _relative_paths(index: int) -> dict[str, str]:
     }
 
 
-def _save_nifti(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
-    """Write a NIfTI-1 image whose qform and sform (code 1, scanner) both hold the affine."""
-    image = nib.Nifti1Image(array, affine)
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    image.header.set_xyzt_units("mm")
-    nib.save(image, str(path))
-
-
 def _validated_scale(scale: float) -> float:
     """``scale`` as a float, or a ValueError."""
     try:
@@ -967,14 +959,14 @@ def write_phantom_dataset(
     for index in range(parameters["first_index"], parameters["first_index"] + parameters["num_subjects"]):
         subject = simulate_subject(index, parameters["seed"], parameters["scale"])
         files = _relative_paths(index)
-        _save_nifti(subject.t1, subject.affines["t1"], out_dir / files["t1"])
-        _save_nifti(subject.t2, subject.affines["t2"], out_dir / files["t2"])
+        save_volume(subject.t1, subject.affines["t1"], out_dir / files["t1"])
+        save_volume(subject.t2, subject.affines["t2"], out_dir / files["t2"])
         for key, array in (
             ("paired_t1", subject.paired_t1),
             ("paired_t2", subject.paired_t2),
             ("labels", subject.labels),
         ):
-            _save_nifti(array, subject.affines["paired"], out_dir / files[key])
+            save_volume(array, subject.affines["paired"], out_dir / files[key])
         records.append({"subject": subject.subject, **{key: str(out_dir / path) for key, path in files.items()}})
         manifest_subjects.append({"subject": subject.subject, "files": files, "parameters": asdict(subject.parameters)})
     manifest = {

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from monai_cyclegan.data.layouts import detect_layout
+from monai_cyclegan.files import write_atomically
 
 __all__ = ["SPLITS", "load_splits", "select_split", "split_dataset", "split_subjects", "write_splits"]
 
@@ -58,9 +57,7 @@ def write_splits(path: str | Path, splits: dict[str, list[str]], **provenance: A
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {**provenance, **{name: splits[name] for name in SPLITS}}
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        json.dump(payload, tmp, indent=1)
-    os.replace(tmp.name, path)
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(payload, indent=1)))
     return path
 
 

@@ -31,9 +31,7 @@ from monai_cyclegan.registration.volumes import (
     RAS_TO_LPS,
     Volume,
     load_volume,
-    save_volume,
     to_itk_image,
-    write_atomically,
 )
 
 __all__ = [
@@ -60,7 +58,5 @@ __all__ = [
     "register_rigid",
     "resample",
     "rotation_angle_deg",
-    "save_volume",
     "to_itk_image",
-    "write_atomically",
 ]

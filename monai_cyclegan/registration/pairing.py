@@ -23,6 +23,7 @@ import nibabel as nib
 import numpy as np
 
 from monai_cyclegan.data.ixi import list_ixi_volumes
+from monai_cyclegan.files import save_volume, write_atomically
 from monai_cyclegan.registration.masks import foreground_mask
 from monai_cyclegan.registration.quality import AlignmentQuality, alignment_quality
 from monai_cyclegan.registration.rigid import (
@@ -32,7 +33,7 @@ from monai_cyclegan.registration.rigid import (
     register_rigid,
     resample,
 )
-from monai_cyclegan.registration.volumes import load_volume, save_volume, to_itk_image, write_atomically
+from monai_cyclegan.registration.volumes import load_volume, to_itk_image
 
 __all__ = [
     "HEADER_TOLERANCE_MM",

@@ -1,4 +1,4 @@
-"""NIfTI volumes for the pairing step: reading with clear errors, atomic writing, conversion to ITK images.
+"""NIfTI volumes for the pairing step: reading with clear errors, conversion to ITK images.
 
 NIfTI headers (as nibabel reads them) map voxels to RAS world coordinates; ITK's physical space is LPS. The
 conversions here keep the two in step, so a point has the same meaning (up to the sign flip of x and y) on both sides.
@@ -7,9 +7,7 @@ conversions here keep the two in step, so a point has the same meaning (up to th
 from __future__ import annotations
 
 import os
-import uuid
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import itk
 import nibabel as nib
 import numpy as np
 
-__all__ = ["RAS_TO_LPS", "Volume", "load_volume", "save_volume", "to_itk_image", "write_atomically"]
+__all__ = ["RAS_TO_LPS", "Volume", "load_volume", "to_itk_image"]
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 """Homogeneous matrix that flips RAS world coordinates to ITK's LPS (it is its own inverse)."""
@@ -77,42 +75,6 @@ def load_volume(path: str | Path) -> Volume:
     if not np.all(np.isfinite(array)):
         raise ValueError(f"cannot use {path!r}: it holds NaN or infinite values")
     return Volume(array, _checked_affine(np.asarray(image.affine, dtype=np.float64), path), path)
-
-
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)`` and then rename the temporary file to ``path``.
-
-    The temporary file lies in the same folder (so the rename is atomic) and keeps ``path``'s suffixes (so writers
-    that pick the format from the name, such as nibabel's ``.nii.gz``, behave the same). A reader thus sees either
-    the old file or the complete new one, never a partial write.
-
-    Args:
-        path: the final file.
-        write: writes the content to the path it is given.
-    """
-    path = Path(path)
-    suffixes = "".join(path.suffixes)
-    temporary = path.with_name(f".{path.name[: len(path.name) - len(suffixes)]}.{uuid.uuid4().hex[:8]}.tmp{suffixes}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def save_volume(array: np.ndarray, affine: np.ndarray, path: str | Path) -> None:
-    """Write a NIfTI volume atomically, with the affine as both its qform and sform (code 1, scanner).
-
-    Args:
-        array: voxel values (their dtype is kept).
-        affine: 4x4 voxel-to-world (RAS) matrix.
-        path: output file (``.nii`` or ``.nii.gz``).
-    """
-    image = nib.Nifti1Image(array, affine)
-    image.set_qform(affine, code=1)
-    image.set_sform(affine, code=1)
-    image.header.set_xyzt_units("mm")
-    write_atomically(path, lambda temporary: nib.save(image, str(temporary)))
 
 
 def to_itk_image(volume: Volume) -> itk.Image:

@@ -8,7 +8,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from monai_cyclegan.registration import Volume, load_volume, save_volume, to_itk_image, write_atomically
+from monai_cyclegan.files import save_volume
+from monai_cyclegan.registration import Volume, load_volume, to_itk_image
 
 AFFINE = np.array(
     [
@@ -82,26 +83,6 @@ class TestLoadAndSave(unittest.TestCase):
                 self.assertRaisesRegex(ValueError, f"(?s)(?=.*{path.name})(?=.*{problem})"),
             ):
                 load_volume(path)
-
-
-class TestWriteAtomically(unittest.TestCase):
-    def test_failed_write_keeps_the_old_file_and_cleans_up(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / "report.csv"
-            target.write_text("old")
-
-            def failing_write(temporary: Path) -> None:
-                self.assertEqual(temporary.parent, target.parent)
-                self.assertTrue(temporary.name.endswith(".csv"))
-                temporary.write_text("partial")
-                raise RuntimeError("disk full")
-
-            with self.assertRaisesRegex(RuntimeError, "disk full"):
-                write_atomically(target, failing_write)
-            self.assertEqual(target.read_text(), "old")
-            self.assertEqual([p.name for p in Path(tmp).iterdir()], ["report.csv"])
-            write_atomically(target, lambda temporary: temporary.write_text("new"))
-            self.assertEqual(target.read_text(), "new")
 
 
 class TestToItkImage(unittest.TestCase):

@@ -1,0 +1,49 @@
+"""Writing files so that a crash never leaves a partial one: atomic replacement, and NIfTI volumes written that way."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+__all__ = ["save_volume", "write_atomically"]
+
+
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)`` and then rename the temporary file to ``path``.
+
+    The temporary file lies in the same folder (so the rename is atomic) and keeps ``path``'s suffixes (so writers
+    that pick the format from the name, such as nibabel's ``.nii.gz``, behave the same). A reader thus sees either
+    the old file or the complete new one, never a partial write.
+
+    Args:
+        path: the final file.
+        write: writes the content to the path it is given.
+    """
+    path = Path(path)
+    suffixes = "".join(path.suffixes)
+    temporary = path.with_name(f".{path.name[: len(path.name) - len(suffixes)]}.{uuid.uuid4().hex[:8]}.tmp{suffixes}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def save_volume(array: np.ndarray, affine: np.ndarray, path: str | Path) -> None:
+    """Write a NIfTI volume atomically, with the affine as both its qform and sform (code 1, scanner).
+
+    Args:
+        array: voxel values (their dtype is kept).
+        affine: 4x4 voxel-to-world (RAS) matrix.
+        path: output file (``.nii`` or ``.nii.gz``).
+    """
+    image = nib.Nifti1Image(array, affine)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    image.header.set_xyzt_units("mm")
+    write_atomically(path, lambda temporary: nib.save(image, str(temporary)))
