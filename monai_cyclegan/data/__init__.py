@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from monai_cyclegan.data.datasets import resolve_dataset_dir, unpaired_slice_dataset
-from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, InferenceInputs, file_kind, list_inference_inputs
+from monai_cyclegan.data.inputs import (
+    IMAGE_SUFFIXES,
+    NIFTI_SUFFIXES,
+    InferenceInputs,
+    file_kind,
+    files_by_kind,
+    list_inference_inputs,
+)
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
 from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout
 from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
@@ -24,6 +31,7 @@ __all__ = [
     "UnpairedDataset",
     "detect_layout",
     "file_kind",
+    "files_by_kind",
     "list_ixi_volumes",
     "list_inference_inputs",
     "load_splits",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["IMAGE_SUFFIXES", "NIFTI_SUFFIXES", "InferenceInputs", "file_kind", "list_inference_inputs"]
+__all__ = ["IMAGE_SUFFIXES", "NIFTI_SUFFIXES", "InferenceInputs", "file_kind", "files_by_kind", "list_inference_inputs"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -34,6 +34,19 @@ def file_kind(path: str | Path) -> str | None:
     return None
 
 
+def files_by_kind(folder: Path) -> dict[str, list[Path]]:
+    """The visible NIfTI (``"volume"``) and 2D image (``"slice"``) files directly inside ``folder``, sorted by name.
+
+    Hidden files (``.DS_Store``, ``._x.png``) and files of other kinds are left out; a kind with no file is absent.
+    """
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        kind = file_kind(path)
+        if kind and path.is_file() and not path.name.startswith("."):
+            found.setdefault(kind, []).append(path)
+    return found
+
+
 def _expected() -> str:
     return f"NIfTI ({', '.join(NIFTI_SUFFIXES)}) or 2D images ({', '.join(IMAGE_SUFFIXES)})"
 
@@ -56,10 +69,10 @@ def list_inference_inputs(input_path: str | Path) -> InferenceInputs:
         if kind is None:
             raise ValueError(f"input_path {str(path)!r} is neither {_expected()}.")
         return InferenceInputs(kind, [{"image": str(path)}])
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and file_kind(p))
-    kinds = {file_kind(p) for p in files}
-    if not files:
+    found = files_by_kind(path)
+    if not found:
         raise ValueError(f"input_path {str(path)!r} is a folder with no {_expected()}.")
-    if len(kinds) > 1:
+    if len(found) > 1:
         raise ValueError(f"input_path {str(path)!r} mixes NIfTI volumes and 2D images; translate one kind at a time.")
-    return InferenceInputs(kinds.pop(), [{"image": str(p)} for p in files])
+    kind, files = found.popitem()
+    return InferenceInputs(kind, [{"image": str(p)} for p in files])

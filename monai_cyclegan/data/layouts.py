@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES
+from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, files_by_kind
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes
 
 __all__ = ["LAYOUTS", "DatasetLayout", "detect_layout"]
@@ -57,16 +57,6 @@ def _folder(root: Path, relative: str) -> Path | None:
     return current
 
 
-def _files(folder: Path | None) -> tuple[list[Path], list[Path]]:
-    """The 2D image files and the NIfTI files directly inside ``folder``, sorted by name."""
-    if folder is None:
-        return [], []
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-    volumes = [p for p in files if p.name.lower().endswith(NIFTI_SUFFIXES)]
-    return images, volumes
-
-
 def _subject(path: Path) -> str:
     """The file name without its image or NIfTI extension."""
     name = path.name
@@ -87,37 +77,31 @@ def _with_masks(entries: list[dict[str, str]], folder: Path) -> list[dict[str, s
     return [{**e, "mask": str(mask_folder / Path(e["image"]).name)} for e in entries]
 
 
-def _folder_layout(root: Path, name: str) -> DatasetLayout:
+def _folder_layout(root: Path, name: str, folders: dict[str, Path | None]) -> DatasetLayout:
     """A layout of two folders of 2D images (or, for ``t1/`` + ``t2/``, of NIfTI volumes)."""
     spec = LAYOUTS[name]
-    found: dict[str, tuple[list[Path], list[Path]]] = {}
-    folders: dict[str, Path | None] = {}
-    for contrast in ("t1", "t2"):
-        folders[contrast] = _folder(root, spec[contrast])
-        found[contrast] = _files(folders[contrast])
-    kinds = set()
-    for contrast, (images, volumes) in found.items():
-        if images and volumes:
+    found = {contrast: files_by_kind(folder) if folder else {} for contrast, folder in folders.items()}
+    for contrast, kinds in found.items():
+        if len(kinds) > 1:
             raise ValueError(
-                f"{folders[contrast]} mixes 2D images ({images[0].name}, ...) and NIfTI volumes ({volumes[0].name}, "
-                "...); keep one kind per data set."
+                f"{folders[contrast]} mixes 2D images ({kinds['slice'][0].name}, ...) and NIfTI volumes "
+                f"({kinds['volume'][0].name}, ...); keep one kind per data set."
             )
-        if not images and not volumes:
-            where = folders[contrast] or root / spec[contrast]
+        if not kinds:
             other = "t2" if contrast == "t1" else "t1"
             raise ValueError(
-                f"dataset_dir {str(root)!r} is one-sided: {str(where)!r} holds no {contrast.upper()} images "
-                f"({', '.join(IMAGE_SUFFIXES + NIFTI_SUFFIXES)}) while {spec[other]}/ holds "
-                f"{sum(map(len, found[other]))} files. Training needs both contrasts."
+                f"dataset_dir {str(root)!r} is one-sided: {str(folders[contrast] or root / spec[contrast])!r} holds "
+                f"no {contrast.upper()} images ({', '.join(IMAGE_SUFFIXES + NIFTI_SUFFIXES)}) while {spec[other]}/ "
+                f"holds {sum(map(len, found[other].values()))} files. Training needs both contrasts."
             )
-        kinds.add("slice" if images else "volume")
+    kinds = {kind for files in found.values() for kind in files}
     if len(kinds) > 1 or (name == "slice_dataset" and "volume" in kinds):
         raise ValueError(f"dataset_dir {str(root)!r} mixes 2D images and NIfTI volumes across its T1 and T2 folders.")
     kind = kinds.pop()
     entries = {}
-    for contrast, (images, volumes) in found.items():
-        rows = [{"image": str(p), "subject": _subject(p)} for p in (images or volumes)]
-        entries[contrast] = _with_masks(rows, folders[contrast]) if kind == "volume" else rows  # type: ignore[arg-type]
+    for contrast, folder in folders.items():
+        rows = [{"image": str(p), "subject": _subject(p)} for p in found[contrast][kind]]
+        entries[contrast] = _with_masks(rows, folder) if kind == "volume" else rows  # type: ignore[arg-type]
     return DatasetLayout(name, kind, str(root), entries["t1"], entries["t2"])
 
 
@@ -132,7 +116,8 @@ def detect_layout(dataset_dir: str | Path) -> DatasetLayout:
     root = Path(dataset_dir)
     if not str(dataset_dir) or not root.is_dir():
         raise FileNotFoundError(f"dataset_dir {str(root)!r} does not exist or is not a directory.")
-    present = [name for name, spec in LAYOUTS.items() if _folder(root, spec["t1"]) or _folder(root, spec["t2"])]
+    folders = {name: {c: _folder(root, spec[c]) for c in ("t1", "t2")} for name, spec in LAYOUTS.items()}
+    present = [name for name, found in folders.items() if any(found.values())]
     if not present:
         contents = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
         what = f"found {contents[:10]}" if contents else "it is empty"
@@ -140,14 +125,14 @@ def detect_layout(dataset_dir: str | Path) -> DatasetLayout:
             f"dataset_dir {str(root)!r} holds no known data set layout ({what}). Expected one of: {_expected()}."
         )
     if len(present) > 1:
-        folders = [f"{LAYOUTS[n]['t1']}/ or {LAYOUTS[n]['t2']}/" for n in present]
+        names = [f"{LAYOUTS[n]['t1']}/ or {LAYOUTS[n]['t2']}/" for n in present]
         raise ValueError(
-            f"dataset_dir {str(root)!r} is ambiguous: it holds the folders of several layouts ({'; '.join(folders)}). "
+            f"dataset_dir {str(root)!r} is ambiguous: it holds the folders of several layouts ({'; '.join(names)}). "
             "Point dataset_dir at a directory with one layout."
         )
     name = present[0]
     if name != "ixi":
-        return _folder_layout(root, name)
+        return _folder_layout(root, name, folders[name])
     volumes = list_ixi_volumes(root)
     t1, t2 = (_with_masks(volumes[c], root / IXI_FOLDERS[c]) for c in ("t1", "t2"))
     return DatasetLayout(name, "volume", str(root), t1, t2)
