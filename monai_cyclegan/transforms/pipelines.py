@@ -181,9 +181,8 @@ def image_file_preprocessing(keys: Sequence[str] = ("image",), image_size: int =
     keys = list(keys)
     return Compose(
         [
-            NamedLoadImaged(
-                keys, reader="PILReader", image_only=True, dtype=None
-            ),  # keep uint8: the bit depth sets scaling
+            # dtype None keeps uint8: the bit depth sets the scaling
+            NamedLoadImaged(keys, reader="PILReader", image_only=True, dtype=None),
             EnsureChannelFirstd(keys),
             Grayscaled(keys),
             BitDepthScaleIntensityd(keys),
