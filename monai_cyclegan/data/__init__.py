@@ -12,9 +12,17 @@ from monai_cyclegan.data.inputs import (
     list_inference_inputs,
 )
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
-from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout
+from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout, file_subject
 from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
-from monai_cyclegan.data.splits import SPLITS, load_splits, select_split, split_dataset, split_subjects, write_splits
+from monai_cyclegan.data.splits import (
+    SPLITS,
+    load_splits,
+    select_split,
+    split_dataset,
+    split_from_pairs,
+    split_subjects,
+    write_splits,
+)
 from monai_cyclegan.data.unpaired import UnpairedDataset
 
 __all__ = [
@@ -31,6 +39,7 @@ __all__ = [
     "UnpairedDataset",
     "detect_layout",
     "file_kind",
+    "file_subject",
     "files_by_kind",
     "list_ixi_volumes",
     "list_inference_inputs",
@@ -40,6 +49,7 @@ __all__ = [
     "resolve_dataset_dir",
     "select_split",
     "split_dataset",
+    "split_from_pairs",
     "split_subjects",
     "unpaired_slice_dataset",
     "write_splits",

@@ -8,7 +8,7 @@ from pathlib import Path
 from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, files_by_kind
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes
 
-__all__ = ["LAYOUTS", "DatasetLayout", "detect_layout"]
+__all__ = ["LAYOUTS", "DatasetLayout", "detect_layout", "file_subject"]
 
 # Per layout: the T1 and T2 folders (relative to dataset_dir) and what they hold.
 LAYOUTS: dict[str, dict[str, str]] = {
@@ -57,8 +57,9 @@ def _folder(root: Path, relative: str) -> Path | None:
     return current
 
 
-def _subject(path: Path) -> str:
-    """The file name without its image or NIfTI extension."""
+def file_subject(path: str | Path) -> str:
+    """The file name without its image or NIfTI extension: the subject id of a file in the slice layouts."""
+    path = Path(path)
     name = path.name
     for suffix in (*NIFTI_SUFFIXES, *IMAGE_SUFFIXES):
         if name.lower().endswith(suffix):
@@ -100,7 +101,7 @@ def _folder_layout(root: Path, name: str, folders: dict[str, Path | None]) -> Da
     kind = kinds.pop()
     entries = {}
     for contrast, folder in folders.items():
-        rows = [{"image": str(p), "subject": _subject(p)} for p in found[contrast][kind]]
+        rows = [{"image": str(p), "subject": file_subject(p)} for p in found[contrast][kind]]
         entries[contrast] = _with_masks(rows, folder) if kind == "volume" else rows  # type: ignore[arg-type]
     return DatasetLayout(name, kind, str(root), entries["t1"], entries["t2"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Iterable
@@ -10,10 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from monai_cyclegan.data.layouts import detect_layout
+from monai_cyclegan.data.layouts import detect_layout, file_subject
 from monai_cyclegan.files import write_atomically
 
-__all__ = ["SPLITS", "load_splits", "select_split", "split_dataset", "split_subjects", "write_splits"]
+__all__ = [
+    "SPLITS",
+    "load_splits",
+    "select_split",
+    "split_dataset",
+    "split_from_pairs",
+    "split_subjects",
+    "write_splits",
+]
 
 SPLITS = ("train", "validation", "test")
 
@@ -112,5 +121,44 @@ def split_dataset(
         seed=seed,
         val_fraction=val_fraction,
         test_fraction=test_fraction,
+    )
+    return splits
+
+
+def split_from_pairs(
+    dataset_dir: str | Path, pairs_csv: str | Path, path: str | Path, test_every: int = 4
+) -> dict[str, list[str]]:
+    """Test on every ``test_every``-th pair of a pairs list, train on all other images; write the split to ``path``.
+
+    The test split holds both images of the pairs in rows 0, k, 2k, ... (k = ``test_every``), by file name without
+    extension (the subject ids of the slice layouts); training gets every other T1 and T2 image of ``dataset_dir``,
+    to be used unpaired. This is the protocol of the public slice data set (``pairs.csv``, ``test_every=4``: 11 test
+    pairs of 43).
+
+    Raises:
+        ValueError: when the pairs list lacks ``t1``/``t2`` columns, ``test_every`` < 2, or a listed image is not
+            part of ``dataset_dir``.
+    """
+    if test_every < 2:
+        raise ValueError(f"test_every must be >= 2 (testing on every pair leaves nothing to train), got {test_every}.")
+    layout = detect_layout(dataset_dir)
+    known = {e["subject"] for e in layout.t1 + layout.t2}
+    try:
+        with Path(pairs_csv).open(newline="") as f:
+            rows = [(row["t1"], row["t2"]) for row in csv.DictReader(f)]
+    except (OSError, KeyError, csv.Error) as e:
+        raise ValueError(f"{pairs_csv}: cannot read it as a pairs list with columns t1 and t2: {e!r}") from e
+    test = sorted({file_subject(p) for i, pair in enumerate(rows) if i % test_every == 0 for p in pair})
+    unknown = sorted(set(test) - known)
+    if unknown:
+        raise ValueError(f"{pairs_csv}: images {unknown[:5]} are not part of the data set {str(dataset_dir)!r}.")
+    splits = {"train": sorted(known - set(test)), "validation": [], "test": test}
+    write_splits(
+        path,
+        splits,
+        dataset_dir=str(Path(dataset_dir).resolve()),
+        layout=layout.name,
+        pairs=str(Path(pairs_csv).resolve()),
+        test_every=test_every,
     )
     return splits

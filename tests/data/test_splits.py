@@ -7,8 +7,16 @@ from pathlib import Path
 
 from parameterized import parameterized
 
-from monai_cyclegan.data import load_splits, select_split, split_dataset, split_subjects, write_splits
+from monai_cyclegan.data import (
+    load_splits,
+    select_split,
+    split_dataset,
+    split_from_pairs,
+    split_subjects,
+    write_splits,
+)
 from monai_cyclegan.data.phantom import write_phantom_dataset
+from tests.evaluation.slices import write_slice_pairs
 
 SUBJECTS = [f"IXI{i:03d}" for i in range(40)]
 
@@ -91,3 +99,28 @@ class TestSplitFile(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestSplitFromPairs(unittest.TestCase):
+    def test_every_fourth_pair_is_test_and_the_rest_trains(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            pairs = write_slice_pairs(root, count=9)
+            (root / "t2" / "extra.png").write_bytes((root / "t2" / "s0-T2.png").read_bytes())  # a T2 without a pair
+            splits = split_from_pairs(root, pairs, root / "split.json", test_every=4)
+            self.assertEqual(splits["test"], ["s0", "s0-T2", "s4", "s4-T2", "s8", "s8-T2"])
+            self.assertEqual(len(splits["train"]), 2 * 9 - 6 + 1)
+            self.assertIn("extra", splits["train"])
+            self.assertEqual(load_splits(root / "split.json"), splits)
+            self.assertEqual(json.loads((root / "split.json").read_text())["test_every"], 4)
+
+    def test_bad_inputs(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            pairs = write_slice_pairs(root / "data", count=3)
+            with self.assertRaisesRegex(ValueError, "test_every must be >= 2"):
+                split_from_pairs(root / "data", pairs, root / "split.json", test_every=1)
+            write_slice_pairs(root / "other", count=1)
+            with self.assertRaisesRegex(ValueError, r"images \['s2', 's2-T2'\] are not part of the data set"):
+                split_from_pairs(root / "other", pairs, root / "split.json", test_every=2)
+            self.assertFalse((root / "split.json").exists())
