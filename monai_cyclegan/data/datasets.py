@@ -66,6 +66,7 @@ def unpaired_slice_dataset(
     num_workers: int = 0,
     split_file: str | Path | None = None,
     split: str = "train",
+    crop_size: int | None = None,
 ) -> UnpairedDataset:
     """Unpaired T1 (domain A) / T2 (domain B) 2D training dataset over any supported ``dataset_dir`` layout.
 
@@ -87,7 +88,9 @@ def unpaired_slice_dataset(
         split_file: optional subject split (:func:`~monai_cyclegan.data.splits.write_splits`); only the subjects of
             ``split`` are used.
         split: ``"train"``, ``"validation"`` or ``"test"``.
+        crop_size: train on random ``crop_size`` squares of the slices (None or ``image_size``: whole slices).
     """
+    crop_size = crop_size if crop_size and crop_size < image_size else None
     layout = detect_layout(dataset_dir)
     entries = _split_entries(layout, split_file, split)
     domains = []
@@ -103,9 +106,12 @@ def unpaired_slice_dataset(
                 flip_prob,
                 mask_key=mask_key,
                 contrast_prob=contrast_prob,
+                crop_size=crop_size,
             )
         else:
-            transform = image_file_training_transforms(("image",), image_size, flip_prob, contrast_prob)
+            transform = image_file_training_transforms(
+                ("image",), image_size, flip_prob, contrast_prob, crop_size=crop_size
+            )
         domains.append(
             CacheDataset(rows, transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=False)
         )

@@ -23,6 +23,7 @@ from monai.transforms import (
     Orientationd,
     RandAdjustContrastd,
     RandFlipd,
+    RandSpatialCropd,
     RandSpatialCropSamplesd,
     ResizeWithPadOrCropd,
     Spacingd,
@@ -93,9 +94,13 @@ def volume_preprocessing(
 
 
 def augmentations(
-    keys: Sequence[str], flip_prob: float = 0.5, contrast_prob: float = 0.0, contrast_gamma: float = 1.3
+    keys: Sequence[str],
+    flip_prob: float = 0.5,
+    contrast_prob: float = 0.0,
+    contrast_gamma: float = 1.3,
+    crop_size: int | None = None,
 ) -> list:
-    """The random augmentations of 2D training slices: a left-right flip and a random contrast change.
+    """The random augmentations of 2D training slices: an optional random crop, a left-right flip and a contrast change.
 
     These are the two augmentations of the original notebooks on the public slice data set. The contrast change is a
     gamma curve (``RandAdjustContrastd``, gamma drawn from ``[1 / contrast_gamma, contrast_gamma]``) between the
@@ -107,11 +112,16 @@ def augmentations(
         flip_prob: probability of a left-right flip.
         contrast_prob: probability of a contrast change.
         contrast_gamma: largest gamma (>= 1); its inverse is the smallest.
+        crop_size: side of a random square crop taken first (None: the whole slice). Training on crops gives more
+            optimizer steps per second at full resolution; the generator is then built for ``crop_size`` and
+            applied to whole images window by window (:func:`~monai_cyclegan.bundle.translation_inferer`).
     """
     if contrast_gamma < 1:
         raise ValueError(f"contrast_gamma must be >= 1, got {contrast_gamma}.")
     keys = list(keys)
+    crop = [RandSpatialCropd(keys, roi_size=(crop_size, crop_size), random_size=False)] if crop_size else []
     return [
+        *crop,
         RandFlipd(keys, prob=flip_prob, spatial_axis=0),
         RandAdjustContrastd(keys, prob=contrast_prob, gamma=(1 / contrast_gamma, contrast_gamma)),
     ]
@@ -127,6 +137,7 @@ def slice_training_transforms(
     mask_key: str | None = None,
     contrast_prob: float = 0.0,
     contrast_gamma: float = 1.3,
+    crop_size: int | None = None,
 ) -> Compose:
     """Volume preprocessing followed by 3D-to-2D axial slicing and augmentation, for training.
 
@@ -145,6 +156,7 @@ def slice_training_transforms(
             dropped once used.
         contrast_prob: probability of a random contrast change of each slice (see :func:`augmentations`).
         contrast_gamma: largest gamma of the contrast change.
+        crop_size: side of a random square crop of each slice (see :func:`augmentations`); None keeps it whole.
     """
     keys = list(keys)
     mask_keys = [mask_key] if mask_key else []
@@ -161,7 +173,7 @@ def slice_training_transforms(
                 keys, roi_size=(image_size, image_size, 1), num_samples=slices_per_volume, random_size=False
             ),
             SqueezeDimd(keys, dim=3),
-            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma),
+            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma, crop_size),
         ]
     )
 
@@ -197,12 +209,13 @@ def image_file_training_transforms(
     flip_prob: float = 0.5,
     contrast_prob: float = 0.0,
     contrast_gamma: float = 1.3,
+    crop_size: int | None = None,
 ) -> Compose:
     """:func:`image_file_preprocessing` followed by the random :func:`augmentations`, for training on 2D slices."""
     return Compose(
         [
             *image_file_preprocessing(keys, image_size).transforms,
-            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma),
+            *augmentations(keys, flip_prob, contrast_prob, contrast_gamma, crop_size),
         ]
     )
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import torch
-from monai.transforms import LoadImage, ResampleToMatch, ResizeWithPadOrCrop
+from monai.transforms import Compose, LoadImage, ResampleToMatch, ResizeWithPadOrCrop
 from parameterized import parameterized
 from PIL import Image
 
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from monai_cyclegan.transforms import (
+    augmentations,
     image_file_preprocessing,
     image_file_training_transforms,
     model_spacing,
@@ -203,6 +204,21 @@ class TestImageFilePipelines(unittest.TestCase):
         # the gamma curve keeps air at -1 and the brightest value in place
         self.assertTrue(bool((changed[base == -1] == -1).all()))
         self.assertAlmostEqual(float(changed.max()), float(base.max()), places=4)
+
+    def test_training_crops_are_windows_of_the_fitted_image(self):
+        patch = image_file_training_transforms(image_size=256, flip_prob=0.0, crop_size=64)(
+            {"image": str(self.files["grey"])}
+        )
+        self.assertEqual(tuple(patch["image"].shape), (1, 64, 64))
+        base = torch.arange(32 * 32.0).reshape(1, 32, 32)  # every pixel value is its own position
+        crop = Compose(augmentations(["image"], flip_prob=0.0, crop_size=8)).set_random_state(3)
+        corners = set()
+        for _ in range(6):
+            window = crop({"image": base.clone()})["image"]
+            x, y = divmod(int(window[0, 0, 0]), 32)
+            self.assertTrue(torch.equal(torch.as_tensor(window), base[:, x : x + 8, y : y + 8]))
+            corners.add((x, y))
+        self.assertGreater(len(corners), 1)
 
 
 class TestPublicSlices(unittest.TestCase):
