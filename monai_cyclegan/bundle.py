@@ -6,10 +6,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+from ignite.handlers import Checkpoint
 from monai.bundle import ConfigWorkflow
-from monai.inferers import Inferer, SimpleInferer, SliceInferer
+from monai.inferers import Inferer, SimpleInferer, SliceInferer, SlidingWindowInferer
+from torch import nn
 
-__all__ = ["BUNDLE_NAME", "DIRECTIONS", "bundle_dir", "direction_settings", "run_workflow", "translation_inferer"]
+__all__ = [
+    "BUNDLE_NAME",
+    "DIRECTIONS",
+    "bundle_dir",
+    "direction_settings",
+    "load_generator",
+    "run_workflow",
+    "translation_inferer",
+]
 
 BUNDLE_NAME = "ixi_t1t2_cyclegan"
 
@@ -39,18 +50,19 @@ def bundle_dir(name: str = BUNDLE_NAME) -> Path:
     raise FileNotFoundError(f"bundle {name!r} not found in {[str(c) for c in candidates]}.")
 
 
-def run_workflow(config_file: str | Path, workflow_type: str, **overrides: Any) -> ConfigWorkflow:
+def run_workflow(config_file: str | Path | list[str], workflow_type: str | None, **overrides: Any) -> ConfigWorkflow:
     """Initialise a bundle config, check its required properties, run it and finalise it.
 
     Args:
-        config_file: e.g. ``bundle_dir() / "configs" / "train.json"``.
-        workflow_type: ``"train"`` or ``"infer"``.
+        config_file: e.g. ``bundle_dir() / "configs" / "train.json"``, or a list of config files merged in order.
+        workflow_type: ``"train"`` or ``"infer"``, or None for a config with no MONAI workflow type (evaluation).
         overrides: config IDs and values, as on the command line.
 
     Raises:
         RuntimeError: when the config lacks a property MONAI requires of that workflow type.
     """
-    workflow = ConfigWorkflow(config_file=str(config_file), workflow_type=workflow_type, **overrides)
+    files = [str(f) for f in config_file] if isinstance(config_file, list) else str(config_file)
+    workflow = ConfigWorkflow(config_file=files, workflow_type=workflow_type, **overrides)
     workflow.initialize()
     missing = workflow.check_properties()
     if missing:
@@ -71,24 +83,65 @@ def direction_settings(direction: str) -> dict[str, str]:
     return DIRECTIONS[direction]
 
 
-def translation_inferer(kind: str, image_size: int = 256, sw_batch_size: int = 8) -> Inferer:
+def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, device: str | torch.device) -> nn.Module:
+    """Load the weights of one direction's generator into ``network`` and move it to ``device``.
+
+    Args:
+        network: the generator, built with the architecture the weights were trained with.
+        checkpoint: a directory of deployed weights (the bundle's ``models/``, holding ``model.pt`` and
+            ``model_t2_to_t1.pt``), or one file: a deployed weights file, or a full training checkpoint
+            (``cyclegan_checkpoint_epoch=N.pt``, which holds both generators).
+        direction: ``"t1_to_t2"`` or ``"t2_to_t1"``.
+        device: where the network goes.
+
+    Raises:
+        FileNotFoundError: when the weights file does not exist.
+        RuntimeError: when the weights do not fit ``network`` (another architecture or size).
+    """
+    settings = direction_settings(direction)
+    path = Path(checkpoint)
+    if path.is_dir():
+        path = path / settings["weights"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no generator weights for {direction} (train first, or pass a checkpoint).")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    # A deployed file holds one state dict; Checkpoint.load_objects takes it whole when the key is absent.
+    try:
+        Checkpoint.load_objects({settings["network"]: network}, state)
+    except RuntimeError as e:
+        raise RuntimeError(f"{path}: the weights do not fit the {direction} generator: {e}") from e
+    return network.to(device)
+
+
+def translation_inferer(
+    kind: str, image_size: int = 256, sw_batch_size: int = 8, window_size: int | None = None
+) -> Inferer:
     """The inferer of an input kind (``"volume"`` or ``"slice"``).
 
     A volume goes through the 2D generator axial slice by axial slice (``SliceInferer``, ``sw_batch_size`` slices at a
     time, padded with air, -1); a 2D image, already fitted to the model size, in one pass.
 
+    A generator trained on crops (``window_size`` smaller than ``image_size``) sees each slice window by window
+    instead, in windows of the size it was trained on that overlap by half and are blended with Gaussian weights, so
+    that no seam shows where two windows meet.
+
     Raises:
         ValueError: for a kind other than ``"volume"`` or ``"slice"``.
     """
-    if kind == "slice":
+    if kind not in ("slice", "volume"):
+        raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
+    windowed = window_size is not None and window_size < image_size
+    if kind == "slice" and not windowed:
         return SimpleInferer()
-    if kind == "volume":
-        return SliceInferer(
-            roi_size=(image_size, image_size),
-            spatial_dim=2,
-            sw_batch_size=sw_batch_size,
-            overlap=0.25,
-            padding_mode="constant",
-            cval=-1.0,
-        )
-    raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
+    size = window_size if windowed else image_size
+    settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}
+    inferer = SliceInferer if kind == "volume" else SlidingWindowInferer
+    extra = {"spatial_dim": 2} if kind == "volume" else {}
+    return inferer(
+        roi_size=(size, size),
+        sw_batch_size=sw_batch_size,
+        padding_mode="constant",
+        cval=-1.0,
+        **extra,
+        **settings,
+    )

@@ -42,9 +42,12 @@ def _prepare_ixi(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from monai_cyclegan.data.splits import split_dataset
+    from monai_cyclegan.data.splits import split_dataset, split_from_pairs
 
-    splits = split_dataset(args.dataset_dir, args.out, args.val_fraction, args.test_fraction, args.seed)
+    if args.pairs:
+        splits = split_from_pairs(args.dataset_dir, args.pairs, args.out, args.test_every)
+    else:
+        splits = split_dataset(args.dataset_dir, args.out, args.val_fraction, args.test_fraction, args.seed)
     print(f"{args.out}: " + ", ".join(f"{name} {len(subjects)}" for name, subjects in splits.items()) + " subjects")
     return 0
 
@@ -63,6 +66,24 @@ def _pair(args: argparse.Namespace) -> int:
     print(
         f"{len(results)} subjects paired in {args.out} ({poor} poor); report: pairing_report.csv, pairing_report.json"
     )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from monai_cyclegan.bundle import bundle_dir, run_workflow
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config") and v is not None}
+    configs = [str(bundle_dir() / "configs" / "evaluate.json"), *args.config]
+    workflow = run_workflow(configs, None, **overrides)
+    summary = workflow.parser.get_parsed_content("evaluate")
+    for direction, methods in summary["metrics"].items():
+        for method, m in methods.items():
+            flags = f", identity-like {m['identity_like']}, inversion-like {m['inversion_like']} of {m['images']}"
+            print(
+                f"{direction} {method:17s} PSNR {m['psnr']:6.2f} dB  SSIM {m['ssim']:.3f}  MAE {m['mae']:.4f}  "
+                f"NMSE {m['nmse']:.4f}  (head: PSNR {m['masked']['psnr']:.2f}, SSIM {m['masked']['ssim']:.3f}){flags}"
+            )
+    print(f"report: {workflow.parser.get_parsed_content('output_dir')} (metrics.csv, summary.json, results.json, PNGs)")
     return 0
 
 
@@ -105,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--val_fraction", type=float, default=0.1, help="share of subjects for validation (0.1)")
     split.add_argument("--test_fraction", type=float, default=0.1, help="share of subjects for testing (0.1)")
     split.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default: 0)")
+    split.add_argument(
+        "--pairs",
+        default=None,
+        help="a pairs list (CSV with t1,t2 columns): test on its rows 0, k, 2k, ... (k = --test_every) and train on "
+        "every other image, unpaired, instead of a random split",
+    )
+    split.add_argument("--test_every", type=int, default=4, help="k of --pairs (default: 4)")
     split.set_defaults(func=_split)
 
     pair = verbs.add_parser(
@@ -125,6 +153,38 @@ def build_parser() -> argparse.ArgumentParser:
         "rigid: always use the registration",
     )
     pair.set_defaults(func=_pair)
+
+    evaluate = verbs.add_parser(
+        "evaluate",
+        help="score a trained model and two baselines on paired data, both directions",
+        description="Translate every pair both ways with the trained generators and score them, and the identity and "
+        "intensity-mapping baselines, with PSNR, SSIM, MAE and NMSE on the whole image and in the head mask; check for "
+        "identity-like and inversion-like outputs; write metrics.csv, summary.json, results.json and one figure per "
+        "direction (bundle config configs/evaluate.json).",
+    )
+    evaluate.add_argument(
+        "--pairs", required=True, help="a CSV pairs list (t1,t2[,mask] columns), or a directory of paired volumes"
+    )
+    evaluate.add_argument("--split_file", default=None, help="keep only the pairs of --split of this split file")
+    evaluate.add_argument("--split", default=None, help="the split to evaluate (default: test)")
+    evaluate.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a models/ directory (model.pt, model_t2_to_t1.pt), a weights file, or a full training checkpoint "
+        "(default: the bundle's models/)",
+    )
+    evaluate.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        help="a JSON config merged after evaluate.json, e.g. the one the model was trained with (repeatable)",
+    )
+    evaluate.add_argument("--run_record", default=None, help="the training's run_record.json (time and commit)")
+    evaluate.add_argument("--output_dir", default=None, help="where to write the report (default: the bundle's eval/)")
+    evaluate.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
+    evaluate.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
+    evaluate.add_argument("--crop_size", type=int, default=None, help="training crop size, if it trained on crops")
+    evaluate.set_defaults(func=_evaluate)
     return parser
 
 
@@ -134,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OSError, ValueError, RuntimeError) as e:
+        # MONAI's config parser wraps an error of the package in "Failed to evaluate/instantiate ..."; show the cause.
+        while str(e).startswith("Failed to ") and e.__cause__ is not None:
+            e = e.__cause__
         print(f"monai-cyclegan {args.verb}: error: {e}", file=sys.stderr)
         return 1
 

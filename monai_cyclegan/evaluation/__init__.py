@@ -1,7 +1,35 @@
-"""Measuring translation quality."""
+"""Measuring translation quality: metrics, baselines, failure-mode checks and the paired evaluation report."""
 
 from __future__ import annotations
 
-from monai_cyclegan.evaluation.metrics import similarity_metrics, tissue_means
+from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
+from monai_cyclegan.evaluation.cases import EvaluationCase, head_mask, load_case
+from monai_cyclegan.evaluation.evaluate import (
+    DIRECTION_CONTRASTS,
+    evaluate_translation,
+    evaluation_provenance,
+    results_record,
+)
+from monai_cyclegan.evaluation.failure_modes import failure_mode_checks, pearson
+from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics, tissue_means
+from monai_cyclegan.evaluation.pairs import EvaluationPairs, load_pairs
 
-__all__ = ["similarity_metrics", "tissue_means"]
+__all__ = [
+    "BASELINES",
+    "DIRECTION_CONTRASTS",
+    "EvaluationCase",
+    "EvaluationPairs",
+    "METRIC_NAMES",
+    "evaluate_translation",
+    "evaluation_provenance",
+    "failure_mode_checks",
+    "head_mask",
+    "identity_baseline",
+    "intensity_mapping_baseline",
+    "load_case",
+    "load_pairs",
+    "pearson",
+    "results_record",
+    "similarity_metrics",
+    "tissue_means",
+]

@@ -5,28 +5,67 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from monai.metrics import PSNRMetric, SSIMMetric
+from monai.metrics import MAEMetric, PSNRMetric, SSIMMetric
+from monai.metrics.regression import compute_ssim_and_cs
 
-__all__ = ["similarity_metrics", "tissue_means"]
+__all__ = ["METRIC_NAMES", "similarity_metrics", "tissue_means"]
+
+METRIC_NAMES = ("psnr", "ssim", "mae", "nmse")
+
+# MONAI's SSIM defaults: an 11-voxel Gaussian window of sigma 1.5.
+_SSIM_KERNEL, _SSIM_SIGMA = 11, 1.5
 
 
-def similarity_metrics(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> dict[str, float]:
-    """PSNR, SSIM (MONAI metrics) and mean absolute error between two images of one shape, 2D or 3D.
+def similarity_metrics(
+    pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, mask: torch.Tensor | None = None
+) -> dict[str, float]:
+    """PSNR, SSIM, MAE (MONAI metrics) and NMSE between two images of one shape, 2D or 3D, optionally inside a mask.
 
-    Both images must already share one intensity convention, e.g. [0, 1] with ``data_range=1``.
+    Both images must already share one intensity convention, e.g. [0, 1] with ``data_range=1``. NMSE is
+    ``sum((pred - target)^2) / sum(target^2)`` (MONAI has no NMSE metric).
+
+    With a ``mask``, PSNR, MAE and NMSE use only the voxels inside it, and SSIM is the mean of MONAI's local SSIM map
+    over the mask voxels the 11-voxel window fits around (the map is computed on the whole image, so the window
+    still sees the neighbourhood of the mask's border).
 
     Args:
         pred: synthetic image, shape ``(H, W)`` or ``(H, W, D)``.
         target: ground truth of the same shape.
         data_range: intensity range of the convention.
+        mask: optional boolean mask of the same shape.
+
+    Raises:
+        ValueError: when the shapes differ or the mask is empty.
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}.")
     p, t = pred.float()[None, None], target.float()[None, None]
+    if mask is None:
+        return {
+            "psnr": float(PSNRMetric(max_val=data_range)(p, t).mean()),
+            "ssim": float(SSIMMetric(spatial_dims=pred.ndim, data_range=data_range)(p, t).mean()),
+            "mae": float(MAEMetric()(p, t).mean()),
+            "nmse": float(((p - t) ** 2).sum() / (t**2).sum().clamp_min(1e-12)),
+        }
+    if mask.shape != pred.shape:
+        raise ValueError(f"mask shape {tuple(mask.shape)} differs from the images' {tuple(pred.shape)}.")
+    inside = mask.bool()
+    if not bool(inside.any()):
+        raise ValueError("the mask is empty.")
+    # The masked voxels as a (1, 1, N) batch: MONAI's PSNR and MAE average over every non-batch dimension.
+    p_in, t_in = pred.float()[inside][None, None], target.float()[inside][None, None]
+    ssim_map, _ = compute_ssim_and_cs(
+        p, t, pred.ndim, [_SSIM_KERNEL] * pred.ndim, [_SSIM_SIGMA] * pred.ndim, data_range=data_range
+    )
+    # The map is the "valid" convolution: it lacks a half window on every side.
+    half = _SSIM_KERNEL // 2
+    valid = inside[tuple(slice(half, s - half) for s in inside.shape)]
+    ssim_in = ssim_map[0, 0][valid] if bool(valid.any()) else ssim_map.flatten()
     return {
-        "psnr": float(PSNRMetric(max_val=data_range)(p, t).mean()),
-        "ssim": float(SSIMMetric(spatial_dims=pred.ndim, data_range=data_range)(p, t).mean()),
-        "mae": float((p - t).abs().mean()),
+        "psnr": float(PSNRMetric(max_val=data_range)(p_in, t_in).mean()),
+        "ssim": float(ssim_in.mean()),
+        "mae": float(MAEMetric()(p_in, t_in).mean()),
+        "nmse": float(((p_in - t_in) ** 2).sum() / (t_in**2).sum().clamp_min(1e-12)),
     }
 
 

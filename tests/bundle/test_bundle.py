@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +20,9 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from monai_cyclegan.bundle import bundle_dir, run_workflow
+from monai_cyclegan.cli import main
 from monai_cyclegan.engines import LOSS_KEYS
+from monai_cyclegan.handlers import latest_checkpoint
 from monai_cyclegan.networks import UNetGenerator
 
 CONFIGS = bundle_dir() / "configs"
@@ -66,6 +71,42 @@ class TestBundle(unittest.TestCase):
         self.assertEqual(set(state), STATE_KEYS)
         self.assertEqual(state["trainer"]["iteration"], state["trainer"]["epoch_length"])  # end of epoch 1
         self.assertGreater(state["pool_a"]["images"].shape[0], 0)
+
+    def test_run_record(self):
+        record = json.loads((self.out / "run_record.json").read_text())
+        # the last run into this output directory (the resume test may have added an epoch)
+        state = torch.load(latest_checkpoint(self.out / "checkpoints"), weights_only=True)["trainer"]
+        epochs = state["iteration"] // state["epoch_length"]
+        self.assertEqual((record["epochs"], record["iterations"]), (epochs, state["iteration"]))
+        self.assertEqual((record["settings"]["ngf"], record["settings"]["image_size"]), (4, 32))
+        self.assertGreater(record["train_seconds"], 0)
+
+    def test_evaluate_on_the_phantom_pairs(self):
+        """`monai-cyclegan evaluate` on the phantom's paired volumes, with the deployed weights and the run record."""
+        paired = self.out / "phantom" / "paired"
+        with tempfile.TemporaryDirectory() as tmp:
+            args = ["evaluate", "--pairs", str(paired), "--checkpoint", str(self.models), "--output_dir", tmp]
+            args += ["--image_size", "32", "--ngf", "4", "--run_record", str(self.out / "run_record.json")]
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                self.assertEqual(main(args), 0)
+            self.assertIn("t2_to_t1 intensity_mapping", printed.getvalue())
+            summary = json.loads(Path(tmp, "summary.json").read_text())
+            self.assertEqual((summary["kind"], summary["num_pairs"]), ("volume", 2))
+            self.assertIn("robust-scaled", summary["intensity_convention"])
+            results = json.loads(Path(tmp, "results.json").read_text())
+            self.assertEqual(set(results), {"t1_to_t2", "t2_to_t1", "baselines", "train_minutes", "commit"})
+            self.assertGreater(results["train_minutes"], 0)
+            self.assertTrue(Path(tmp, "t1_to_t2.png").is_file() and Path(tmp, "metrics.csv").is_file())
+
+    def test_evaluate_with_the_wrong_architecture_is_a_clear_error(self):
+        paired = self.out / "phantom" / "paired"
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "eval"
+            args = ["evaluate", "--pairs", str(paired), "--checkpoint", str(self.models), "--output_dir", str(out)]
+            with contextlib.redirect_stderr(io.StringIO()) as errors:
+                self.assertEqual(main([*args, "--image_size", "32", "--ngf", "8"]), 1)
+            self.assertRegex(errors.getvalue(), r"model.pt: the weights do not fit the t1_to_t2 generator")
+            self.assertFalse(out.exists())
 
     def test_tensorboard_has_losses_learning_rates_and_panels(self):
         events = EventAccumulator(str(self.out / "tensorboard"), size_guidance={"images": 0})

@@ -46,3 +46,35 @@ class TestTissueMeans(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestNMSEAndMasks(unittest.TestCase):
+    def test_nmse(self):
+        target = torch.full((16, 16), 0.5)
+        self.assertAlmostEqual(similarity_metrics(target * 1.1, target)["nmse"], 0.01, places=5)
+
+    def test_full_mask_equals_whole_image(self):
+        target = torch.rand(32, 32)
+        pred = (target + 0.05 * torch.randn(32, 32)).clamp(0, 1)
+        whole = similarity_metrics(pred, target)
+        masked = similarity_metrics(pred, target, mask=torch.ones(32, 32, dtype=torch.bool))
+        for name in whole:
+            self.assertAlmostEqual(whole[name], masked[name], places=5)
+
+    def test_mask_ignores_errors_outside(self):
+        target = torch.rand(40, 40)
+        pred = target.clone()
+        pred[:, 30:] = 1 - pred[:, 30:]  # errors only in the right-hand strip
+        mask = torch.zeros(40, 40, dtype=torch.bool)
+        mask[:, :20] = True
+        inside = similarity_metrics(pred, target, mask=mask)
+        self.assertTrue(math.isinf(inside["psnr"]))
+        self.assertEqual(inside["mae"], 0.0)
+        self.assertAlmostEqual(inside["ssim"], 1.0, places=4)
+        self.assertLess(similarity_metrics(pred, target)["psnr"], 20)
+
+    def test_bad_masks(self):
+        with self.assertRaisesRegex(ValueError, "empty"):
+            similarity_metrics(torch.rand(8, 8), torch.rand(8, 8), mask=torch.zeros(8, 8, dtype=torch.bool))
+        with self.assertRaisesRegex(ValueError, "mask shape"):
+            similarity_metrics(torch.rand(8, 8), torch.rand(8, 8), mask=torch.ones(8, 9, dtype=torch.bool))

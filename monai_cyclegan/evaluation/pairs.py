@@ -1,0 +1,124 @@
+"""Paired T1/T2 data for evaluation: a CSV pairs list of 2D images or volumes, or a directory of paired volumes."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, file_kind
+from monai_cyclegan.data.layouts import file_subject
+from monai_cyclegan.data.splits import load_splits
+
+__all__ = ["EvaluationPairs", "load_pairs"]
+
+# Per subject in a pairs directory (the output of ``monai-cyclegan pair``, or the phantom's ``paired/`` folder).
+_T1, _T2, _MASKS = "-T1", "-T2", ("-mask", "-labels")
+
+
+@dataclass(frozen=True)
+class EvaluationPairs:
+    """Pairs of one kind, ``"slice"`` (2D image files) or ``"volume"`` (NIfTI).
+
+    Each row is ``{"subject", "t1", "t2"}``, with ``"mask"`` (any non-zero voxel is inside) where the source has one.
+    """
+
+    source: str
+    kind: str
+    rows: list[dict[str, str]]
+
+
+def _rows_from_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="") as f:
+            records = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ValueError(f"{path}: cannot read it as a CSV pairs list: {e}") from e
+    if not records or not {"t1", "t2"} <= set(records[0]):
+        raise ValueError(f"{path}: a pairs list needs a header with columns 't1' and 't2' and at least one row.")
+    rows = []
+    for number, record in enumerate(records, start=2):
+        row = {k: str(path.parent / record[k]) for k in ("t1", "t2", "mask") if record.get(k)}
+        missing = [row[k] for k in row if not Path(row[k]).is_file()]
+        if missing:
+            raise ValueError(f"{path}, line {number}: file {missing[0]!r} does not exist.")
+        rows.append({"subject": file_subject(row["t1"]), **row})
+    return rows
+
+
+def _rows_from_directory(path: Path) -> list[dict[str, str]]:
+    rows = []
+    for t1 in sorted(path.iterdir()):
+        subject = next((t1.name[: -len(_T1 + s)] for s in NIFTI_SUFFIXES if t1.name.endswith(_T1 + s)), None)
+        if subject is None:
+            continue
+        t2 = next((c for c in (path / f"{subject}{_T2}{s}" for s in NIFTI_SUFFIXES) if c.is_file()), None)
+        if t2 is None:
+            raise ValueError(f"{path}: {t1.name} has no {subject}{_T2}.nii.gz partner.")
+        row = {"subject": subject, "t1": str(t1), "t2": str(t2)}
+        masks = [path / f"{subject}{m}{s}" for m in _MASKS for s in NIFTI_SUFFIXES]
+        mask = next((m for m in masks if m.is_file()), None)
+        if mask is not None:
+            row["mask"] = str(mask)
+        rows.append(row)
+    if not rows:
+        raise ValueError(
+            f"{path}: no paired volumes; expected <subject>-T1.nii.gz and <subject>-T2.nii.gz files (optionally "
+            "<subject>-mask.nii.gz), as written by 'monai-cyclegan pair'."
+        )
+    return rows
+
+
+def _select(rows: list[dict[str, str]], split_file: str | Path, split: str) -> list[dict[str, str]]:
+    """The pairs whose T1 or T2 belongs to ``split``; a pair with one image in another split is refused."""
+    splits = load_splits(split_file)
+    where = {subject: name for name, subjects in splits.items() for subject in subjects}
+    chosen = []
+    for row in rows:
+        found = {where.get(file_subject(row[c])) or where.get(row["subject"]) for c in ("t1", "t2")} - {None}
+        if split not in found:
+            continue
+        if len(found) > 1:
+            raise ValueError(
+                f"split file {str(split_file)!r} puts the two images of pair {row['subject']!r} in different splits "
+                f"({sorted(found)}): evaluating it would leak training data."
+            )
+        chosen.append(row)
+    if not chosen:
+        raise ValueError(f"split {split!r} of {str(split_file)!r} selects none of the pairs.")
+    return chosen
+
+
+def load_pairs(source: str | Path, split_file: str | Path | None = None, split: str = "test") -> EvaluationPairs:
+    """The paired images to evaluate on.
+
+    ``source`` is either
+
+    * a CSV file with columns ``t1``, ``t2`` and optionally ``mask``, paths relative to the CSV's folder (2D image
+      files or NIfTI volumes, like ``pairs.csv`` of the public slice data set); each pair's subject is its T1 file
+      name without extension; or
+    * a directory of ``<subject>-T1.nii.gz``, ``<subject>-T2.nii.gz`` and optionally ``<subject>-mask.nii.gz`` (the
+      output of ``monai-cyclegan pair``) or ``<subject>-labels.nii.gz`` (the phantom's ``paired/`` folder).
+
+    Args:
+        source: the CSV file or the directory.
+        split_file: optional split file; only the pairs of ``split`` are kept (a pair is in a split when its
+            subject, or either image's file name, is listed there).
+        split: the split to keep.
+
+    Raises:
+        ValueError: for a missing or malformed source, mixed image kinds, or a split that selects nothing.
+    """
+    path = Path(source)
+    if path.is_dir():
+        rows = _rows_from_directory(path)
+    elif path.is_file():
+        rows = _rows_from_csv(path)
+    else:
+        raise ValueError(f"pairs source {str(path)!r} does not exist (expected a CSV pairs list or a directory).")
+    kinds = {file_kind(row[c]) for row in rows for c in ("t1", "t2")}
+    if len(kinds) != 1 or None in kinds:
+        raise ValueError(f"{path}: pairs must all be 2D image files or all NIfTI volumes, found kinds {kinds}.")
+    if split_file:
+        rows = _select(rows, split_file, split)
+    return EvaluationPairs(str(path), kinds.pop(), rows)

@@ -1,0 +1,105 @@
+"""Writing an evaluation: per-image CSV, summary JSON, and one figure per direction."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from monai_cyclegan.files import write_atomically
+from monai_cyclegan.visualization import axial_display, save_panel_png
+
+__all__ = ["ERROR_GAIN", "figure_image", "summarise", "write_csv", "write_figure", "write_json"]
+
+ERROR_GAIN = 4.0
+"""The absolute-error column of the figures is multiplied by this, so that errors of a few percent are visible."""
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std())
+
+
+def summarise(records: Sequence[Mapping[str, Any]], metric_names: Sequence[str]) -> dict[str, Any]:
+    """Mean and standard deviation of every metric per direction and method, per-subject means, and failure counts.
+
+    Args:
+        records: one dictionary per image, direction and method, with the metrics (whole image as ``name``, in the
+            head mask as ``masked_name``) and the failure-mode flags.
+        metric_names: the metrics to summarise.
+    """
+    summary: dict[str, Any] = {}
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["direction"], record["method"]), []).append(record)
+    for (direction, method), rows in groups.items():
+        entry: dict[str, Any] = {"images": len(rows)}
+        for prefix in ("", "masked_"):
+            target = entry if not prefix else entry.setdefault("masked", {})
+            for name in metric_names:
+                mean, std = _mean_std([r[prefix + name] for r in rows])
+                target[name], target[name + "_std"] = mean, std
+        for flag in ("identity_like", "inversion_like"):
+            entry[flag] = sum(bool(r[flag]) for r in rows)
+        subjects: dict[str, list[Mapping[str, Any]]] = {}
+        for r in rows:
+            subjects.setdefault(r["subject"], []).append(r)
+        entry["per_subject"] = {
+            subject: {name: _mean_std([r[name] for r in items])[0] for name in metric_names}
+            for subject, items in subjects.items()
+        }
+        summary.setdefault(direction, {})[method] = entry
+    return summary
+
+
+def write_csv(path: str | Path, records: Sequence[Mapping[str, Any]]) -> Path:
+    """One row per record, columns in first-seen order; written atomically."""
+    columns: list[str] = []
+    for record in records:
+        columns += [k for k in record if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in record.items()})
+    path = Path(path)
+    write_atomically(path, lambda temporary: temporary.write_text(buffer.getvalue()))
+    return path
+
+
+def write_json(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Pretty JSON (NaN written as null), atomically."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    path = Path(path)
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(clean(payload), indent=1) + "\n"))
+    return path
+
+
+def figure_image(image: torch.Tensor, kind: str) -> np.ndarray:
+    """A 2D picture of an evaluation image: a PNG slice upright, or the middle axial slice of a RAS volume."""
+    if kind == "slice":
+        # PIL-loaded arrays run along the width first.
+        return image.T.numpy()
+    return axial_display(image[..., image.shape[-1] // 2]).numpy()
+
+
+def write_figure(path: str | Path, rows: Sequence[Sequence[np.ndarray]], title: str) -> Path:
+    """Rows of input | synthetic | ground truth | amplified absolute error, as one PNG."""
+    titles = [f"input ({title})", "synthetic", "ground truth", f"|error| x{ERROR_GAIN:g}"]
+    return save_panel_png(rows, path, titles=titles)
