@@ -1,8 +1,8 @@
-"""Turning [-1, 1] axial slices into pictures: orientation for display, panels, PNG files."""
+"""Pictures: [-1, 1] axial slices oriented for display, image panels, and curves, as PNG files."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from monai_cyclegan.files import write_atomically
 
-__all__ = ["axial_display", "save_panel_png", "to_unit_range"]
+__all__ = ["axial_display", "save_curves_png", "save_panel_png", "to_unit_range"]
 
 
 def to_unit_range(image: torch.Tensor) -> torch.Tensor:
@@ -53,6 +53,65 @@ def save_panel_png(
             draw.text((j * width + 4, 2), title, fill=255)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: picture.save(temporary, format="PNG"))
+    return path
+
+
+def save_curves_png(
+    curves: Mapping[str, Sequence[tuple[float, float]]],
+    path: str | Path,
+    title: str = "",
+    size: tuple[int, int] = (640, 360),
+    smooth: int = 1,
+) -> Path:
+    """Draw ``(step, value)`` curves on shared axes as an RGB PNG, with a legend and the value range; atomic write.
+
+    Written with PIL rather than matplotlib, which is not a dependency.
+
+    Args:
+        curves: points of each named curve.
+        path: the PNG file to write.
+        title: text above the plot.
+        size: width and height in pixels.
+        smooth: moving-average window (points) applied to every curve; 1 draws the raw values.
+
+    Raises:
+        ValueError: when no curve has a point.
+    """
+    series = {}
+    for name, points in curves.items():
+        if points:
+            steps, values = np.asarray(points, dtype=np.float64).T
+            if smooth > 1 and len(values) >= smooth:
+                values = np.convolve(values, np.ones(smooth) / smooth, mode="valid")
+                steps = steps[smooth - 1 :]
+            series[name] = (steps, values)
+    if not series:
+        raise ValueError("no curve has a point to draw.")
+    width, height = size
+    left, right, top, bottom = 56, 12, 24, 28
+    x_lo = min(s.min() for s, _ in series.values())
+    x_hi = max(s.max() for s, _ in series.values())
+    y_lo = min(v.min() for _, v in series.values())
+    y_hi = max(v.max() for _, v in series.values())
+    x_span, y_span = max(x_hi - x_lo, 1e-12), max(y_hi - y_lo, 1e-12)
+    picture = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for i, (name, (steps, values)) in enumerate(series.items()):
+        xs = left + (steps - x_lo) / x_span * (width - left - right)
+        ys = height - bottom - (values - y_lo) / y_span * (height - top - bottom)
+        colour = colours[i % len(colours)]
+        draw.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=colour, width=1)
+        draw.text((left + 6, top + 4 + 12 * i), name, fill=colour)
+    draw.text((4, top - 4), f"{y_hi:.3g}", fill="black")
+    draw.text((4, height - bottom - 8), f"{y_lo:.3g}", fill="black")
+    draw.text((left, height - bottom + 6), f"{x_lo:g}", fill="black")
+    draw.text((width - right - 48, height - bottom + 6), f"{x_hi:g}", fill="black")
+    draw.text((left, 4), title, fill="black")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, lambda temporary: picture.save(temporary, format="PNG"))

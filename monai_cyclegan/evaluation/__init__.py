@@ -13,10 +13,12 @@ from monai_cyclegan.evaluation.evaluate import (
 from monai_cyclegan.evaluation.failure_modes import failure_mode_checks, pearson
 from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics, tissue_means
 from monai_cyclegan.evaluation.pairs import EvaluationPairs, load_pairs
+from monai_cyclegan.evaluation.training_curves import LOSS_FIGURES, read_scalars, save_loss_curves
 
 __all__ = [
     "BASELINES",
     "DIRECTION_CONTRASTS",
+    "LOSS_FIGURES",
     "EvaluationCase",
     "EvaluationPairs",
     "METRIC_NAMES",
@@ -29,7 +31,9 @@ __all__ = [
     "load_case",
     "load_pairs",
     "pearson",
+    "read_scalars",
     "results_record",
+    "save_loss_curves",
     "similarity_metrics",
     "tissue_means",
 ]
