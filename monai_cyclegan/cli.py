@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JSON config merged after evaluate.json, e.g. the one the model was trained with (repeatable)",
     )
     evaluate.add_argument("--run_record", default=None, help="the training's run_record.json (time and commit)")
+    evaluate.add_argument(
+        "--tensorboard_dir", default=None, help="the training's tensorboard/ folder: also draw its loss curves"
+    )
     evaluate.add_argument("--output_dir", default=None, help="where to write the report (default: the bundle's eval/)")
     evaluate.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
     evaluate.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")

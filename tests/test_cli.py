@@ -13,8 +13,9 @@ from pathlib import Path
 from monai_cyclegan.cli import build_parser, main
 from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
+from tests.evaluation.slices import write_slice_pairs
 
-VERBS = ("demo", "prepare-ixi", "split", "pair")
+VERBS = ("demo", "prepare-ixi", "split", "pair", "evaluate")
 
 
 class TestCli(unittest.TestCase):
@@ -27,6 +28,14 @@ class TestCli(unittest.TestCase):
     def test_demo_arguments(self):
         args = build_parser().parse_args(["demo", "--output_dir", "x", "--epochs", "3"])
         self.assertEqual((args.output_dir, args.epochs, args.seed), ("x", 3, 0))
+
+    def test_split_from_a_pairs_list(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pairs = write_slice_pairs(Path(tmp), count=5)
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                code = main(["split", "--dataset_dir", tmp, "--pairs", str(pairs), "--out", f"{tmp}/s.json"])
+            self.assertEqual(code, 0)
+            self.assertIn("train 6, validation 0, test 4 subjects", out.getvalue())
 
     def test_errors_exit_non_zero_with_one_line(self):
         with self.assertRaises(SystemExit) as caught:

@@ -109,6 +109,8 @@ def load_pairs(source: str | Path, split_file: str | Path | None = None, split: 
     Raises:
         ValueError: for a missing or malformed source, mixed image kinds, or a split that selects nothing.
     """
+    if not str(source):
+        raise ValueError("no pairs given: set 'pairs' to a CSV pairs list or a directory of paired volumes.")
     path = Path(source)
     if path.is_dir():
         rows = _rows_from_directory(path)

@@ -36,12 +36,21 @@ class TestLoadPairs(unittest.TestCase):
     def test_bad_sources(self):
         with self.assertRaisesRegex(ValueError, "does not exist"):
             load_pairs(self.root / "nope.csv")
+        with self.assertRaisesRegex(ValueError, "no pairs given"):
+            load_pairs("")
         bad = self.root / "bad.csv"
         bad.write_text("a,b\n1,2\n")
         with self.assertRaisesRegex(ValueError, "columns 't1' and 't2'"):
             load_pairs(bad)
         with self.assertRaisesRegex(ValueError, "no paired volumes"):
             load_pairs(self.root)
+
+    def test_mixed_kinds_are_refused(self):
+        csv_path = write_slice_pairs(self.root, count=1)
+        write_nifti(np.zeros((4, 4, 4), dtype=np.float32), np.eye(4), self.root / "v.nii.gz")
+        csv_path.write_text(csv_path.read_text() + "v.nii.gz,t2/s0-T2.png\n")
+        with self.assertRaisesRegex(ValueError, "all 2D image files or all NIfTI volumes"):
+            load_pairs(csv_path)
 
     def test_directory_of_paired_volumes(self):
         volume = np.zeros((6, 6, 6), dtype=np.float32)
