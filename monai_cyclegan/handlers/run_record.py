@@ -41,7 +41,8 @@ class RunRecordHandler:
     """When training completes, write ``path`` (JSON) with the training time, epochs, iterations, commit, settings.
 
     The time is the wall-clock time of this process's run, from ``STARTED`` to ``COMPLETED`` (a resumed run counts
-    only its own part).
+    only its own part). The commit is read when the run starts: the code that trains is the code checked out then,
+    whatever is edited while it runs.
 
     Args:
         path: the JSON file to write.
@@ -52,6 +53,7 @@ class RunRecordHandler:
         self.path = Path(path)
         self.settings = dict(settings or {})
         self._started = 0.0
+        self._commit: str | None = None
 
     def attach(self, engine: Engine) -> None:
         """Time the run from ``STARTED`` and write the record on ``COMPLETED``."""
@@ -60,6 +62,7 @@ class RunRecordHandler:
 
     def _start(self, engine: Engine) -> None:
         self._started = time.perf_counter()
+        self._commit = source_commit()
 
     def __call__(self, engine: Engine) -> None:
         """Write the record."""
@@ -67,7 +70,7 @@ class RunRecordHandler:
             "train_seconds": time.perf_counter() - self._started,
             "epochs": engine.state.epoch,
             "iterations": engine.state.iteration,
-            "commit": source_commit(),
+            "commit": self._commit,
             "settings": self.settings,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
