@@ -30,7 +30,7 @@ class TestDemo(unittest.TestCase):
             panels = np.split(picture[40:], 3, axis=1)  # input | synthetic | ground truth, below the titles
             self.assertTrue(all(panel.max() > 0 for panel in panels))
             saved = json.loads((out / "summary.json").read_text())
-            self.assertEqual(set(saved["metrics"]), {"psnr", "ssim", "mae"})
+            self.assertEqual(set(saved["metrics"]), {"psnr", "ssim", "mae", "nmse"})
             self.assertEqual(set(saved["synthetic_tissue_core_means"]), {"csf", "gm", "wm"})
             self.assertIsInstance(saved["csf_bright_wm_dark"], bool)
 

@@ -49,7 +49,7 @@ class TestLoadPairs(unittest.TestCase):
         csv_path = write_slice_pairs(self.root, count=1)
         write_nifti(np.zeros((4, 4, 4), dtype=np.float32), np.eye(4), self.root / "v.nii.gz")
         csv_path.write_text(csv_path.read_text() + "v.nii.gz,t2/s0-T2.png\n")
-        with self.assertRaisesRegex(ValueError, "all 2D image files or all NIfTI volumes"):
+        with self.assertRaisesRegex(ValueError, "pairs must all be 2D image files or all NIfTI volumes"):
             load_pairs(csv_path)
 
     def test_directory_of_paired_volumes(self):
