@@ -31,7 +31,9 @@ INTENSITY_CONVENTION = {
 }
 
 
-def _translate(case: EvaluationCase, source: str, network: nn.Module, inferer: Inferer, device: torch.device):
+def _translate(
+    case: EvaluationCase, source: str, network: nn.Module, inferer: Inferer, device: torch.device
+) -> torch.Tensor:
     with torch.no_grad():
         output = inferer(case.model_inputs[source][None].to(device), network)
     return case.to_evaluation(source, output[0]).clamp(0, 1)
