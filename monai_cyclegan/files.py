@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 
-__all__ = ["save_volume", "write_atomically"]
+__all__ = ["save_volume", "write_atomically", "write_json"]
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -32,6 +35,25 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, which JSON can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Write ``payload`` as indented JSON (NaN and infinities as null), atomically, creating the folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(_json_safe(payload), indent=1) + "\n"))
+    return path
 
 
 def save_volume(array: np.ndarray, affine: np.ndarray, path: str | Path) -> None:

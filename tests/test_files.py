@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import json
 import tempfile
 import unittest
 from pathlib import Path
 
-from monai_cyclegan.files import write_atomically
+from monai_cyclegan.files import write_atomically, write_json
 
 
 class TestWriteAtomically(unittest.TestCase):
@@ -29,3 +30,11 @@ class TestWriteAtomically(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWriteJson(unittest.TestCase):
+    def test_nan_becomes_null_and_the_folder_is_made(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_json(Path(tmp) / "new" / "r.json", {"a": float("nan"), "b": [1.5, float("inf")], "c": "x"})
+            self.assertEqual(json.loads(path.read_text()), {"a": None, "b": [1.5, None], "c": "x"})
+            self.assertEqual(list(path.parent.iterdir()), [path])  # no temporary file left

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from monai_cyclegan.data.layouts import detect_layout, file_subject
-from monai_cyclegan.files import write_atomically
+from monai_cyclegan.files import write_json
 
 __all__ = [
     "SPLITS",
@@ -63,11 +63,7 @@ def split_subjects(
 
 def write_splits(path: str | Path, splits: dict[str, list[str]], **provenance: Any) -> Path:
     """Write ``splits`` (plus provenance such as the seed and data set) to a JSON file, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**provenance, **{name: splits[name] for name in SPLITS}}
-    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(payload, indent=1)))
-    return path
+    return write_json(path, {**provenance, **{name: splits[name] for name in SPLITS}})
 
 
 def load_splits(path: str | Path) -> dict[str, list[str]]:

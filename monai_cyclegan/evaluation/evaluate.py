@@ -18,7 +18,8 @@ from monai_cyclegan.evaluation.cases import EvaluationCase, load_case
 from monai_cyclegan.evaluation.failure_modes import failure_mode_checks
 from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics
 from monai_cyclegan.evaluation.pairs import EvaluationPairs
-from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_csv, write_figure, write_json
+from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_csv, write_figure
+from monai_cyclegan.files import write_json
 
 __all__ = ["DIRECTION_CONTRASTS", "evaluate_translation", "evaluation_provenance", "results_record"]
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import torch
 from monai_cyclegan.files import write_atomically
 from monai_cyclegan.visualization import axial_display, save_panel_png
 
-__all__ = ["ERROR_GAIN", "figure_image", "summarise", "write_csv", "write_figure", "write_json"]
+__all__ = ["ERROR_GAIN", "figure_image", "summarise", "write_csv", "write_figure"]
 
 ERROR_GAIN = 4.0
 """The absolute-error column of the figures is multiplied by this, so that errors of a few percent are visible."""
@@ -71,23 +69,6 @@ def write_csv(path: str | Path, records: Sequence[Mapping[str, Any]]) -> Path:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in record.items()})
     path = Path(path)
     write_atomically(path, lambda temporary: temporary.write_text(buffer.getvalue()))
-    return path
-
-
-def write_json(path: str | Path, payload: Mapping[str, Any]) -> Path:
-    """Pretty JSON (NaN written as null), atomically."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    path = Path(path)
-    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(clean(payload), indent=1) + "\n"))
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from monai_cyclegan.files import write_atomically
+from monai_cyclegan.files import write_json
 
 __all__ = ["RunRecordHandler", "source_commit"]
 
@@ -73,5 +72,4 @@ class RunRecordHandler:
             "commit": self._commit,
             "settings": self.settings,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda temporary: temporary.write_text(json.dumps(record, indent=1) + "\n"))
+        write_json(self.path, record)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import shutil
 import warnings
 from collections.abc import Mapping
@@ -23,7 +22,7 @@ import nibabel as nib
 import numpy as np
 
 from monai_cyclegan.data.ixi import list_ixi_volumes
-from monai_cyclegan.files import save_volume, write_atomically
+from monai_cyclegan.files import save_volume, write_atomically, write_json
 from monai_cyclegan.registration.masks import foreground_mask
 from monai_cyclegan.registration.quality import AlignmentQuality, alignment_quality
 from monai_cyclegan.registration.rigid import (
@@ -252,8 +251,7 @@ def _write_reports(rows: list[dict[str, Any]], out_dir: Path) -> None:
     writer.writeheader()
     writer.writerows(rows)
     write_atomically(out_dir / "pairing_report.csv", lambda temporary: temporary.write_text(table.getvalue()))
-    report = json.dumps(rows, indent=1)
-    write_atomically(out_dir / "pairing_report.json", lambda temporary: temporary.write_text(report))
+    write_json(out_dir / "pairing_report.json", rows)
 
 
 def pair_dataset(
