@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from monai.metrics import MAEMetric, PSNRMetric, SSIMMetric
+from monai.metrics import MAEMetric, PSNRMetric
 from monai.metrics.regression import compute_ssim_and_cs
 
 __all__ = ["METRIC_NAMES", "similarity_metrics", "tissue_means"]
@@ -19,10 +19,12 @@ _SSIM_KERNEL, _SSIM_SIGMA = 11, 1.5
 def similarity_metrics(
     pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, mask: torch.Tensor | None = None
 ) -> dict[str, float]:
-    """PSNR, SSIM, MAE (MONAI metrics) and NMSE between two images of one shape, 2D or 3D, optionally inside a mask.
+    """PSNR, SSIM, MAE and NMSE between two images of one shape, 2D or 3D, optionally inside a mask.
 
-    Both images must already share one intensity convention, e.g. [0, 1] with ``data_range=1``. NMSE is
-    ``sum((pred - target)^2) / sum(target^2)`` (MONAI has no NMSE metric).
+    PSNR and MAE are MONAI's ``PSNRMetric`` and ``MAEMetric``; SSIM is the mean of MONAI's local SSIM map (what
+    ``SSIMMetric`` averages: 11-voxel Gaussian window, sigma 1.5). NMSE is ``sum((pred - target)^2) / sum(target^2)``
+    (MONAI has no NMSE metric). Both images must already share one intensity convention, e.g. [0, 1] with
+    ``data_range=1``.
 
     With a ``mask``, PSNR, MAE and NMSE use only the voxels inside it, and SSIM is the mean of MONAI's local SSIM map
     over the mask voxels the 11-voxel window fits around (the map is computed on the whole image, so the window
@@ -39,33 +41,28 @@ def similarity_metrics(
     """
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}.")
+    if mask is not None:
+        if mask.shape != pred.shape:
+            raise ValueError(f"mask shape {tuple(mask.shape)} differs from the images' {tuple(pred.shape)}.")
+        if not bool(mask.any()):
+            raise ValueError("the mask is empty.")
     p, t = pred.float()[None, None], target.float()[None, None]
-    if mask is None:
-        return {
-            "psnr": float(PSNRMetric(max_val=data_range)(p, t).mean()),
-            "ssim": float(SSIMMetric(spatial_dims=pred.ndim, data_range=data_range)(p, t).mean()),
-            "mae": float(MAEMetric()(p, t).mean()),
-            "nmse": float(((p - t) ** 2).sum() / (t**2).sum().clamp_min(1e-12)),
-        }
-    if mask.shape != pred.shape:
-        raise ValueError(f"mask shape {tuple(mask.shape)} differs from the images' {tuple(pred.shape)}.")
-    inside = mask.bool()
-    if not bool(inside.any()):
-        raise ValueError("the mask is empty.")
-    # The masked voxels as a (1, 1, N) batch: MONAI's PSNR and MAE average over every non-batch dimension.
-    p_in, t_in = pred.float()[inside][None, None], target.float()[inside][None, None]
-    ssim_map, _ = compute_ssim_and_cs(
+    # MONAI's local SSIM map (what SSIMMetric averages); "valid" convolution, so it lacks a half window on every side.
+    ssim_map = compute_ssim_and_cs(
         p, t, pred.ndim, [_SSIM_KERNEL] * pred.ndim, [_SSIM_SIGMA] * pred.ndim, data_range=data_range
-    )
-    # The map is the "valid" convolution: it lacks a half window on every side.
-    half = _SSIM_KERNEL // 2
-    valid = inside[tuple(slice(half, s - half) for s in inside.shape)]
-    ssim_in = ssim_map[0, 0][valid] if bool(valid.any()) else ssim_map.flatten()
+    )[0][0, 0]
+    if mask is not None:
+        inside = mask.bool()
+        # The masked voxels as a (1, 1, N) batch: MONAI's PSNR and MAE average over every non-batch dimension.
+        p, t = pred.float()[inside][None, None], target.float()[inside][None, None]
+        half = _SSIM_KERNEL // 2
+        valid = inside[tuple(slice(half, s - half) for s in inside.shape)]
+        ssim_map = ssim_map[valid] if bool(valid.any()) else ssim_map
     return {
-        "psnr": float(PSNRMetric(max_val=data_range)(p_in, t_in).mean()),
-        "ssim": float(ssim_in.mean()),
-        "mae": float(MAEMetric()(p_in, t_in).mean()),
-        "nmse": float(((p_in - t_in) ** 2).sum() / (t_in**2).sum().clamp_min(1e-12)),
+        "psnr": float(PSNRMetric(max_val=data_range)(p, t).mean()),
+        "ssim": float(ssim_map.mean()),
+        "mae": float(MAEMetric()(p, t).mean()),
+        "nmse": float(((p - t) ** 2).sum() / (t**2).sum().clamp_min(1e-12)),
     }
 
 
