@@ -13,6 +13,7 @@ from monai_cyclegan.data.inputs import (
 )
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes, parse_ixi_name
 from monai_cyclegan.data.layouts import LAYOUTS, DatasetLayout, detect_layout, file_subject
+from monai_cyclegan.data.pairs_list import read_pairs_list
 from monai_cyclegan.data.prepare_ixi import IXIVolume, PreparedIXI, SkippedMember, prepare_ixi
 from monai_cyclegan.data.splits import (
     SPLITS,
@@ -46,6 +47,7 @@ __all__ = [
     "load_splits",
     "parse_ixi_name",
     "prepare_ixi",
+    "read_pairs_list",
     "resolve_dataset_dir",
     "select_split",
     "split_dataset",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterable
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from monai_cyclegan.data.layouts import detect_layout, file_subject
+from monai_cyclegan.data.pairs_list import read_pairs_list
 from monai_cyclegan.files import write_json
 
 __all__ = [
@@ -132,19 +132,15 @@ def split_from_pairs(
     pairs of 43).
 
     Raises:
-        ValueError: when the pairs list lacks ``t1``/``t2`` columns, ``test_every`` < 2, or a listed image is not
-            part of ``dataset_dir``.
+        ValueError: when ``test_every`` < 2, the pairs list cannot be read (:func:`~.pairs_list.read_pairs_list`),
+            or a listed image is not part of ``dataset_dir``.
     """
     if test_every < 2:
         raise ValueError(f"test_every must be >= 2 (testing on every pair leaves nothing to train), got {test_every}.")
     layout = detect_layout(dataset_dir)
     known = {e["subject"] for e in layout.t1 + layout.t2}
-    try:
-        with Path(pairs_csv).open(newline="") as f:
-            rows = [(row["t1"], row["t2"]) for row in csv.DictReader(f)]
-    except (OSError, KeyError, csv.Error) as e:
-        raise ValueError(f"{pairs_csv}: cannot read it as a pairs list with columns t1 and t2: {e!r}") from e
-    test = sorted({file_subject(p) for i, pair in enumerate(rows) if i % test_every == 0 for p in pair})
+    rows = read_pairs_list(pairs_csv)
+    test = sorted({file_subject(row[c]) for row in rows[::test_every] for c in ("t1", "t2")})
     unknown = sorted(set(test) - known)
     if unknown:
         raise ValueError(f"{pairs_csv}: images {unknown[:5]} are not part of the data set {str(dataset_dir)!r}.")

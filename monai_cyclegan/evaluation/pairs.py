@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, file_kind
 from monai_cyclegan.data.layouts import file_subject
+from monai_cyclegan.data.pairs_list import read_pairs_list
 from monai_cyclegan.data.splits import load_splits
 
 __all__ = ["EvaluationPairs", "load_pairs"]
@@ -26,24 +26,6 @@ class EvaluationPairs:
     source: str
     kind: str
     rows: list[dict[str, str]]
-
-
-def _rows_from_csv(path: Path) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="") as f:
-            records = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ValueError(f"{path}: cannot read it as a CSV pairs list: {e}") from e
-    if not records or not {"t1", "t2"} <= set(records[0]):
-        raise ValueError(f"{path}: a pairs list needs a header with columns 't1' and 't2' and at least one row.")
-    rows = []
-    for number, record in enumerate(records, start=2):
-        row = {k: str(path.parent / record[k]) for k in ("t1", "t2", "mask") if record.get(k)}
-        missing = [row[k] for k in row if not Path(row[k]).is_file()]
-        if missing:
-            raise ValueError(f"{path}, line {number}: file {missing[0]!r} does not exist.")
-        rows.append({"subject": file_subject(row["t1"]), **row})
-    return rows
 
 
 def _rows_from_directory(path: Path) -> list[dict[str, str]]:
@@ -115,7 +97,7 @@ def load_pairs(source: str | Path, split_file: str | Path | None = None, split: 
     if path.is_dir():
         rows = _rows_from_directory(path)
     elif path.is_file():
-        rows = _rows_from_csv(path)
+        rows = read_pairs_list(path)
     else:
         raise ValueError(f"pairs source {str(path)!r} does not exist (expected a CSV pairs list or a directory).")
     kinds = {file_kind(row[c]) for row in rows for c in ("t1", "t2")}
