@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monai_cyclegan.files import save_volume
+from monai_cyclegan.files import save_volume, write_json
 
 __all__ = [
     "PHANTOM_VERSION",
@@ -975,7 +975,7 @@ def write_phantom_dataset(
         "tissue_labels": TISSUE_LABELS,
         "subjects": manifest_subjects,
     }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    write_json(out_dir / "manifest.json", manifest)  # last, and whole: its presence marks a complete data set
     return records
 
 
