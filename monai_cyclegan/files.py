@@ -17,11 +17,12 @@ __all__ = ["save_volume", "write_atomically", "write_json"]
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)`` and then rename the temporary file to ``path``.
+    """Call ``write(temporary_path)``, flush the temporary file to disk and rename it to ``path``.
 
     The temporary file lies in the same folder (so the rename is atomic) and keeps ``path``'s suffixes (so writers
-    that pick the format from the name, such as nibabel's ``.nii.gz``, behave the same). A reader thus sees either
-    the old file or the complete new one, never a partial write.
+    that pick the format from the name, such as nibabel's ``.nii.gz``, behave the same). Its content is fsync'ed
+    before the rename and the folder after it, so that neither a crash of the process nor a power loss leaves a
+    partial file under ``path``: a reader sees either the old file or the complete new one.
 
     Args:
         path: the final file.
@@ -32,9 +33,20 @@ def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     temporary = path.with_name(f".{path.name[: len(path.name) - len(suffixes)]}.{uuid.uuid4().hex[:8]}.tmp{suffixes}")
     try:
         write(temporary)
+        _fsync(temporary)
         os.replace(temporary, path)
+        _fsync(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's content and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _json_safe(value: Any) -> Any:

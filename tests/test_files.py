@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 from monai_cyclegan.files import write_atomically, write_json
 
@@ -27,9 +29,23 @@ class TestWriteAtomically(unittest.TestCase):
             write_atomically(target, lambda temporary: temporary.write_text("new"))
             self.assertEqual(target.read_text(), "new")
 
+    def test_content_reaches_the_disk_before_the_rename(self):
+        """fsync of the complete temporary file, then the rename, then fsync of the folder (the rename itself)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "model.pt"
+            target.write_text("old")
+            synced = []
 
-if __name__ == "__main__":
-    unittest.main()
+            def record(fd: int) -> None:
+                path = Path(os.readlink(f"/proc/self/fd/{fd}"))
+                synced.append((path.name, path.read_text() if path.is_file() else None, target.read_text()))
+
+            with mock.patch("monai_cyclegan.files.os.fsync", side_effect=record):
+                write_atomically(target, lambda temporary: temporary.write_text("new"))
+        self.assertEqual(len(synced), 2)
+        self.assertRegex(synced[0][0], r"^\.model\.\w+\.tmp\.pt$")
+        self.assertEqual(synced[0][1:], ("new", "old"))  # the new content is synced while the old file still stands
+        self.assertEqual(synced[1], (Path(tmp).name, None, "new"))  # then the folder, after the rename
 
 
 class TestWriteJson(unittest.TestCase):
@@ -38,3 +54,7 @@ class TestWriteJson(unittest.TestCase):
             path = write_json(Path(tmp) / "new" / "r.json", {"a": float("nan"), "b": [1.5, float("inf")], "c": "x"})
             self.assertEqual(json.loads(path.read_text()), {"a": None, "b": [1.5, None], "c": "x"})
             self.assertEqual(list(path.parent.iterdir()), [path])  # no temporary file left
+
+
+if __name__ == "__main__":
+    unittest.main()
