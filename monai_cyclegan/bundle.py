@@ -12,6 +12,8 @@ from monai.bundle import ConfigWorkflow
 from monai.inferers import Inferer, SimpleInferer, SliceInferer, SlidingWindowInferer
 from torch import nn
 
+from monai_cyclegan.handlers.checkpoints import load_checkpoint
+
 __all__ = [
     "BUNDLE_NAME",
     "DIRECTIONS",
@@ -96,7 +98,8 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
 
     Raises:
         FileNotFoundError: when the weights file does not exist.
-        RuntimeError: when the weights do not fit ``network`` (another architecture or size).
+        RuntimeError: when the file is damaged, carries pickled code (refused, never run), or its weights do not fit
+            ``network`` (another architecture or size).
     """
     settings = direction_settings(direction)
     path = Path(checkpoint)
@@ -104,7 +107,7 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
         path = path / settings["weights"]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no generator weights for {direction} (train first, or pass a checkpoint).")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path, map_location="cpu")
     # A deployed file holds one state dict; Checkpoint.load_objects takes it whole when the key is absent.
     try:
         Checkpoint.load_objects({settings["network"]: network}, state)

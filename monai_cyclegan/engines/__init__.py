@@ -12,6 +12,7 @@ from monai_cyclegan.engines.cyclegan_trainer import (
 from monai_cyclegan.engines.image_pool import ImagePool
 from monai_cyclegan.engines.lr_scheduler import LinearDecayLR
 from monai_cyclegan.engines.prepare_batch import PrepareBatchUnpaired
+from monai_cyclegan.engines.random_states import RandomStates, randomizables
 
 __all__ = [
     "LOSS_KEYS",
@@ -21,5 +22,7 @@ __all__ = [
     "ImagePool",
     "LinearDecayLR",
     "PrepareBatchUnpaired",
+    "RandomStates",
     "losses_from_output",
+    "randomizables",
 ]

@@ -29,7 +29,7 @@ CONFIGS = bundle_dir() / "configs"
 TINY = {"image_size": 32, "ngf": 4}  # 8 mm voxels over the default 256 mm field of view
 TRAIN_TINY = {**TINY, "ndf": 4, "num_workers": 0, "batch_size": 2, "phantom_subjects": 2, "phantom_scale": 0.125}
 STATE_KEYS = {"trainer", "g_ab", "g_ba", "d_a", "d_b", "g_optimizer", "d_optimizer", "g_scheduler", "d_scheduler"}
-STATE_KEYS |= {"g_scaler", "d_scaler", "pool_a", "pool_b"}
+STATE_KEYS |= {"g_scaler", "d_scaler", "pool_a", "pool_b", "random_states"}
 
 
 def _run(config: str, workflow_type: str, **overrides) -> ConfigWorkflow:
@@ -71,6 +71,7 @@ class TestBundle(unittest.TestCase):
         self.assertEqual(set(state), STATE_KEYS)
         self.assertEqual(state["trainer"]["iteration"], state["trainer"]["epoch_length"])  # end of epoch 1
         self.assertGreater(state["pool_a"]["images"].shape[0], 0)
+        self.assertGreater(len(state["random_states"]["data"]), 0)  # the random flips and contrast changes
 
     def test_run_record(self):
         record = json.loads((self.out / "run_record.json").read_text())

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import io
+import random
+import unittest
+
+import numpy as np
+import torch
+from monai.transforms import Compose, RandFlipd, RandSpatialCropSamplesd
+
+from monai_cyclegan.engines import RandomStates, randomizables
+
+
+def _pipeline(seed: int = 0) -> Compose:
+    crop = RandSpatialCropSamplesd("image", roi_size=(2, 2), num_samples=1, random_size=False)
+    return Compose([crop, RandFlipd("image", prob=0.5, spatial_axis=0)]).set_random_state(seed)
+
+
+def _draws(pipeline: Compose, n: int = 4) -> list:
+    """Numbers from every random stream the states cover, and the outputs of a random pipeline."""
+    image = {"image": torch.arange(64.0).reshape(1, 8, 8)}
+    crops = [pipeline(image)[0]["image"].flatten().tolist() for _ in range(n)]
+    return [random.random(), float(np.random.rand()), float(torch.rand(1)), crops]
+
+
+def _through_a_weights_only_file(state: dict) -> dict:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+class TestRandomizables(unittest.TestCase):
+    def test_every_nested_randomizable_by_path(self):
+        found = randomizables([None, _pipeline()])
+        expected = ["[1]:Compose", "[1].transforms[0]:RandSpatialCropSamplesd"]
+        expected += [
+            "[1].transforms[0].cropper:RandSpatialCropSamples",
+            "[1].transforms[0].cropper.cropper:RandSpatialCrop",
+        ]
+        self.assertEqual(list(found), expected + ["[1].transforms[1]:RandFlipd"])
+
+
+class TestRandomStates(unittest.TestCase):
+    def test_restoring_repeats_every_stream(self):
+        pipeline = _pipeline()
+        _draws(pipeline, n=1)  # the cropper's inner transform gets its own generator only at its first use
+        saved = _through_a_weights_only_file(RandomStates(pipeline).state_dict())
+        expected = _draws(pipeline)
+        RandomStates(pipeline).load_state_dict(saved)
+        self.assertEqual(_draws(pipeline), expected)
+
+    def test_a_fresh_pipeline_continues_where_the_saved_one_stopped(self):
+        """What a resumed run does: a new pipeline, built and seeded afresh, takes over the saved states."""
+        running = _pipeline()
+        _draws(running, n=2)
+        saved = _through_a_weights_only_file(RandomStates(running).state_dict())
+        expected = _draws(running)
+        fresh = _pipeline(seed=123)
+        self.assertNotIn(
+            "R", vars(randomizables(fresh)["transforms[0].cropper:RandSpatialCropSamples"])
+        )  # not used yet
+        RandomStates(fresh).load_state_dict(saved)
+        self.assertEqual(_draws(fresh), expected)
+
+    def test_without_restoring_the_draws_differ(self):
+        pipeline = _pipeline()
+        RandomStates(pipeline).state_dict()
+        self.assertNotEqual(_draws(pipeline), _draws(pipeline))
+
+    def test_states_of_another_pipeline_are_refused(self):
+        saved = RandomStates(_pipeline()).state_dict()
+        other = Compose([RandFlipd("image", prob=0.5)])
+        message = (
+            r"lacks: \['transforms\[0\]:RandSpatialCropSamplesd', 'transforms\[1\]:RandFlipd'\].*different pipeline"
+        )
+        with self.assertRaisesRegex(ValueError, message):
+            RandomStates(other).load_state_dict(saved)
+
+
+if __name__ == "__main__":
+    unittest.main()
