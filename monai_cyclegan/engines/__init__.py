@@ -8,6 +8,7 @@ from monai_cyclegan.engines.cyclegan_trainer import (
     CycleGANKeys,
     CycleGANTrainer,
     losses_from_output,
+    progress_losses,
 )
 from monai_cyclegan.engines.image_pool import ImagePool
 from monai_cyclegan.engines.lr_scheduler import LinearDecayLR
@@ -24,5 +25,6 @@ __all__ = [
     "PrepareBatchUnpaired",
     "RandomStates",
     "losses_from_output",
+    "progress_losses",
     "randomizables",
 ]

@@ -23,7 +23,7 @@ from monai_cyclegan.engines.image_pool import ImagePool
 from monai_cyclegan.engines.prepare_batch import PrepareBatchUnpaired
 from monai_cyclegan.losses.adversarial import AdversarialLoss, discriminator_logits
 
-__all__ = ["CycleGANEvents", "CycleGANKeys", "CycleGANTrainer", "LOSS_KEYS", "losses_from_output"]
+__all__ = ["CycleGANEvents", "CycleGANKeys", "CycleGANTrainer", "LOSS_KEYS", "losses_from_output", "progress_losses"]
 
 
 class CycleGANKeys(StrEnum):
@@ -45,6 +45,7 @@ class CycleGANKeys(StrEnum):
     D_LOSS = "loss_d"
     D_A = "loss_d_a"
     D_B = "loss_d_b"
+    SKIPPED = "skipped"
 
 
 LOSS_KEYS: tuple[str, ...] = tuple(k.value for k in CycleGANKeys if k.value.startswith("loss_"))
@@ -53,6 +54,15 @@ LOSS_KEYS: tuple[str, ...] = tuple(k.value for k in CycleGANKeys if k.value.star
 def losses_from_output(output: dict[str, Any]) -> dict[str, float]:
     """The scalar losses of a trainer output, for stats handlers and progress bars."""
     return {k: float(output[k]) for k in LOSS_KEYS if k in output}
+
+
+def progress_losses(output: dict[str, Any]) -> dict[str, float]:
+    """The total generator (``G``) and discriminator (``D``) losses of a trainer output, for a progress bar.
+
+    A phase whose update was skipped has no entry.
+    """
+    totals = {"G": CycleGANKeys.G_LOSS, "D": CycleGANKeys.D_LOSS}
+    return {label: float(output[key]) for label, key in totals.items() if key in output}
 
 
 class CycleGANEvents(EventEnum):
@@ -84,7 +94,9 @@ class CycleGANTrainer(Trainer):
        loss halved as in CycleGAN. One optimizer updates both discriminators.
 
     The trainer neither logs nor saves: attach handlers for that. Output dictionary: see :class:`CycleGANKeys`.
-    Fires :class:`CycleGANEvents` around both phases and ``IterationEvents.MODEL_COMPLETED`` at the end.
+    Fires :class:`CycleGANEvents` around both phases and ``IterationEvents.MODEL_COMPLETED`` at the end. A handler of
+    a ``*_LOSS_COMPLETED`` event may call :meth:`skip_update` (e.g. on a non-finite loss) to drop the rest of the
+    iteration's update.
 
     Args:
         device: device of the networks and data.
@@ -196,6 +208,7 @@ class CycleGANTrainer(Trainer):
         self.pool_a, self.pool_b = pool_a, pool_b
         self.optim_set_to_none = optim_set_to_none
         self.use_amp = amp
+        self._skip_requested = False
         device_type = self.state.device.type
         amp_dtype = self.amp_kwargs.get("dtype", torch.get_autocast_dtype(device_type))
         # Loss scaling is needed only for float16; bfloat16 has float32's range.
@@ -204,6 +217,21 @@ class CycleGANTrainer(Trainer):
         self.d_scaler = torch.amp.GradScaler(device_type, enabled=scaling)
         if flush_denormal and device_type == "cpu":
             self.add_event_handler(Events.STARTED, lambda _: torch.set_flush_denormal(True))
+
+    def skip_update(self) -> None:
+        """Drop the rest of the current iteration's update, from the phase whose loss was just computed.
+
+        Called from a handler of ``GENERATOR_LOSS_COMPLETED`` it skips both phases' steps; from one of
+        ``DISCRIMINATOR_LOSS_COMPLETED``, the discriminator step. The output then holds ``skipped=True``.
+        """
+        self._skip_requested = True
+
+    def _update_skipped(self, output: dict[str, Any]) -> bool:
+        """Whether a handler asked to skip the update; marks the output if so."""
+        skipped, self._skip_requested = self._skip_requested, False
+        if skipped:
+            output[CycleGANKeys.SKIPPED] = True
+        return skipped
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.state.device.type, enabled=self.use_amp, **self.amp_kwargs)
@@ -243,6 +271,8 @@ class CycleGANTrainer(Trainer):
         output.update({k: v.detach() for k, v in losses.items()})
         output[CycleGANKeys.G_LOSS] = g_loss.detach()
         engine.fire_event(CycleGANEvents.GENERATOR_LOSS_COMPLETED)
+        if engine._update_skipped(output):
+            return output
         engine.g_scaler.scale(g_loss).backward()
         engine.g_scaler.step(engine.g_optimizer)
         engine.g_scaler.update()
@@ -268,6 +298,8 @@ class CycleGANTrainer(Trainer):
         output.update({CycleGANKeys.D_A: d_a_loss.detach(), CycleGANKeys.D_B: d_b_loss.detach()})
         output[CycleGANKeys.D_LOSS] = d_loss.detach()
         engine.fire_event(CycleGANEvents.DISCRIMINATOR_LOSS_COMPLETED)
+        if engine._update_skipped(output):
+            return output
         engine.d_scaler.scale(d_loss).backward()
         engine.d_scaler.step(engine.d_optimizer)
         engine.d_scaler.update()

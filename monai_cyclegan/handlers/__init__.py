@@ -1,4 +1,4 @@
-"""Ignite/MONAI handlers for CycleGAN training: TensorBoard, checkpoints and resuming, run records."""
+"""Ignite/MONAI handlers for CycleGAN training: TensorBoard, checkpoints and resuming, divergence guard, run records."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from monai_cyclegan.handlers.checkpoints import (
     latest_checkpoint,
     load_checkpoint,
 )
+from monai_cyclegan.handlers.divergence import DivergenceGuard, TrainingDivergedError
 from monai_cyclegan.handlers.image_panels import CycleGANImageHandler, translation_panels
 from monai_cyclegan.handlers.learning_rate import LearningRateHandler
 from monai_cyclegan.handlers.resume import ResumeCheckpointLoader
@@ -16,9 +17,11 @@ from monai_cyclegan.handlers.run_record import RunRecordHandler, source_commit
 __all__ = [
     "AtomicCheckpointSaver",
     "CycleGANImageHandler",
+    "DivergenceGuard",
     "LearningRateHandler",
     "ResumeCheckpointLoader",
     "RunRecordHandler",
+    "TrainingDivergedError",
     "checkpoints_newest_first",
     "latest_checkpoint",
     "load_checkpoint",

@@ -87,12 +87,13 @@ class CycleGANImageHandler(TensorBoardHandler):
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self)
 
     def collect(self, engine: Engine) -> None:
-        """Keep copies of the first real images of both domains."""
+        """Keep copies of the first real images of both domains, leaving out any with a NaN or infinite pixel."""
         if len(self.samples_a) >= self.num_images and len(self.samples_b) >= self.num_images:
             return
-        real_a, real_b = self.output_transform(engine.state.output)
-        self.samples_a.extend(x.detach().cpu().clone() for x in real_a[: self.num_images - len(self.samples_a)])
-        self.samples_b.extend(x.detach().cpu().clone() for x in real_b[: self.num_images - len(self.samples_b)])
+        real = self.output_transform(engine.state.output)
+        for samples, images in zip((self.samples_a, self.samples_b), real, strict=True):
+            finite = [x for x in images if torch.isfinite(x).all()]
+            samples.extend(x.detach().cpu().clone() for x in finite[: self.num_images - len(samples)])
 
     def __call__(self, engine: Engine) -> None:
         """Write the panels of the current epoch."""

@@ -29,13 +29,22 @@ def _smooth_images(n: int = 2) -> torch.Tensor:
     return torch.nn.functional.interpolate(coarse, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
 
 
-def _trainer(lambda_identity: float = 0.5, gan_mode: str = "lsgan", iterations: int = 1, amp: bool = False):
+def _trainer(
+    lambda_identity: float = 0.5,
+    gan_mode: str = "lsgan",
+    iterations: int = 1,
+    amp: bool = False,
+    data: list[dict[str, torch.Tensor]] | None = None,
+    lr: float = 2e-3,
+):
+    """A tiny CycleGAN trainer on CPU over ``data`` (``iterations`` batches of smooth images by default)."""
     torch.manual_seed(0)
     g_ab, g_ba = UNetGenerator(image_size=SIZE, ngf=4), UNetGenerator(image_size=SIZE, ngf=4)
     d_a, d_b = patch_discriminator(ndf=4), patch_discriminator(ndf=4)
-    g_opt = torch.optim.Adam(list(g_ab.parameters()) + list(g_ba.parameters()), lr=2e-3, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=2e-3, betas=(0.5, 0.999))
-    data = [{"A": _smooth_images(), "B": -_smooth_images()} for _ in range(iterations)]
+    g_opt = torch.optim.Adam(list(g_ab.parameters()) + list(g_ba.parameters()), lr=lr, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=lr, betas=(0.5, 0.999))
+    if data is None:
+        data = [{"A": _smooth_images(), "B": -_smooth_images()} for _ in range(iterations)]
     trainer = CycleGANTrainer(
         device="cpu",
         max_epochs=1,
@@ -84,6 +93,24 @@ class TestCycleGANTrainer(unittest.TestCase):
         self.assertFalse(seen["g_changed_in_d"])
         self.assertTrue(seen["d_changed_in_d"])
         self.assertTrue(all(p.requires_grad for d in discs for p in d.parameters()))
+
+    def test_skip_update_at_the_generator_loss_leaves_every_network_as_it_was(self):
+        trainer, gens, discs = _trainer()
+        before = _snapshot(*gens, *discs)
+        trainer.add_event_handler(CycleGANEvents.GENERATOR_LOSS_COMPLETED, lambda engine: engine.skip_update())
+        trainer.run()
+        self.assertFalse(_changed(before, *gens, *discs))
+        self.assertTrue(trainer.state.output[CycleGANKeys.SKIPPED])
+        self.assertNotIn(CycleGANKeys.D_LOSS, trainer.state.output)
+
+    def test_skip_update_at_the_discriminator_loss_skips_only_the_discriminator_step(self):
+        trainer, gens, discs = _trainer(iterations=2)
+        g_before, d_before = _snapshot(*gens), _snapshot(*discs)
+        trainer.add_event_handler(CycleGANEvents.DISCRIMINATOR_LOSS_COMPLETED, lambda engine: engine.skip_update())
+        trainer.run()
+        self.assertTrue(_changed(g_before, *gens))
+        self.assertFalse(_changed(d_before, *discs))
+        self.assertTrue(trainer.state.output[CycleGANKeys.SKIPPED])
 
     @parameterized.expand([("lsgan",), ("bce",)])
     def test_output_losses_finite(self, gan_mode):

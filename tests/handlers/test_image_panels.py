@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import tempfile
 import unittest
+from unittest import mock
 
 import torch
 from ignite.engine import Engine
@@ -55,6 +56,18 @@ class TestCycleGANImageHandler(unittest.TestCase):
             self.assertTrue(any(t.startswith("A2B") for t in tags) and any(t.startswith("B2A") for t in tags))
             steps = sorted({e.step for t in tags if t.startswith("A2B") for e in events.Images(t)})
             self.assertEqual(steps, [1, 2])
+
+    def test_images_with_nan_are_not_kept(self):
+        nan_first = torch.zeros(2, 1, 8, 8)
+        nan_first[0, 0, 1, 1] = float("nan")
+        batches = [{"real_a": nan_first, "real_b": torch.zeros(2, 1, 8, 8)}, {"real_a": torch.ones(2, 1, 8, 8)}]
+        batches[1]["real_b"] = torch.zeros(2, 1, 8, 8)
+        engine = Engine(lambda e, b: b)
+        g = UNetGenerator(image_size=8, ngf=2)
+        handler = CycleGANImageHandler(g, g, summary_writer=mock.MagicMock(), num_images=2)
+        handler.attach(engine)
+        engine.run(batches, max_epochs=1)
+        self.assertEqual([float(s.mean()) for s in handler.samples_a], [0.0, 1.0])  # the NaN image is left out
 
 
 if __name__ == "__main__":
