@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 
 import torch
+import torch.distributed as dist
 from ignite.engine import Engine, Events
 from torch import nn
 
@@ -25,6 +26,19 @@ _PHASE_LOSSES = {
     ),
     CycleGANEvents.DISCRIMINATOR_LOSS_COMPLETED: (CycleGANKeys.D_LOSS, CycleGANKeys.D_A, CycleGANKeys.D_B),
 }
+
+
+def _on_any_process(flag: bool, device: torch.device) -> bool:
+    """Whether ``flag`` holds in any process of a distributed run (just ``flag`` outside one).
+
+    In data-parallel training every process must take the same decision, or the others would wait forever in the
+    gradient all-reduce of an update that one process skipped.
+    """
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    agreed = torch.tensor([float(flag)], device=device)
+    dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+    return bool(agreed.item())
 
 
 class TrainingDivergedError(RuntimeError):
@@ -80,9 +94,9 @@ class DivergenceGuard:
     def _check_losses(self, engine: CycleGANTrainer, event: CycleGANEvents) -> None:
         output = engine.state.output
         bad = [key for key in _PHASE_LOSSES[event] if key in output and not torch.isfinite(output[key]).all()]
-        if not bad:
+        if not _on_any_process(bool(bad), output[CycleGANKeys.REAL_A].device):
             return
-        losses = ", ".join(f"{key} = {float(output[key])}" for key in bad)
+        losses = ", ".join(f"{key} = {float(output[key])}" for key in bad) or "in another process"
         message = f"non-finite loss at {self._where(engine)}: {losses}"
         if self.action == "stop":
             raise TrainingDivergedError(
