@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
+_MONAI_WRAPPERS = ("Failed to ", "applying transform ")
+
 
 def _demo(args: argparse.Namespace) -> int:
     from monai_cyclegan.demo import run_demo  # deferred: keeps `--help` fast
@@ -197,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OSError, ValueError, RuntimeError) as e:
-        # MONAI's config parser wraps an error of the package in "Failed to evaluate/instantiate ..."; show the cause.
-        while str(e).startswith("Failed to ") and e.__cause__ is not None:
+        # MONAI wraps an error of the package in "Failed to evaluate/instantiate ..." (the config parser) and in
+        # "applying transform <object at 0x...>" (Compose); show the cause, which names the file or setting.
+        while str(e).startswith(_MONAI_WRAPPERS) and e.__cause__ is not None:
             e = e.__cause__
         print(f"monai-cyclegan {args.verb}: error: {e}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ MONAI's ``UNet`` uses residual units and normalises every level, including the b
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -23,8 +24,10 @@ def unet_depth(image_size: int) -> int:
         image_size: side length of the square input; a power of two of at least 8.
 
     Raises:
-        ValueError: when ``image_size`` is not a power of two or smaller than 8.
+        ValueError: when ``image_size`` is not an integer, not a power of two or smaller than 8.
     """
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral):
+        raise ValueError(f"image_size must be an integer, got {image_size!r}.")
     if image_size < 8 or image_size & (image_size - 1):
         raise ValueError(f"U-Net generator needs a power-of-two image size >= 8, got {image_size}.")
     return int(math.log2(image_size))
@@ -95,6 +98,10 @@ class UNetGenerator(nn.Module):
         image_size: side length of the (square) input; a power of two >= 8. 256 gives the classic 8-level network.
         ngf: channels of the first level; deeper levels double it up to ``ngf * 8``.
         dropout: dropout probability in the inner decoder levels (0 as in CycleGAN).
+
+    Raises:
+        ValueError: for an ``image_size`` that :func:`unet_depth` refuses, or an ``ngf`` that is not a positive
+            integer.
     """
 
     def __init__(
@@ -102,6 +109,8 @@ class UNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         depth = unet_depth(image_size)
+        if isinstance(ngf, bool) or not isinstance(ngf, numbers.Integral) or ngf <= 0:
+            raise ValueError(f"ngf must be a positive integer, got {ngf!r}.")
         self.image_size = image_size
         # Channels per level, outermost first: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (classic schedule).
         channels = [ngf * min(2**level, 8) for level in range(depth)]

@@ -1,4 +1,4 @@
-"""MONAI transforms for T1/T2 volumes and 2D slices: harmonisation, scaling, fitting, 3D-to-2D slicing."""
+"""MONAI transforms for T1/T2 volumes and 2D slices: checks, harmonisation, scaling, fitting, slicing, saving."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from monai_cyclegan.transforms.intensity import (
     RobustScaleIntensity,
     RobustScaleIntensityd,
 )
-from monai_cyclegan.transforms.io import NamedLoadImaged
+from monai_cyclegan.transforms.io import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged
 from monai_cyclegan.transforms.pipelines import (
     augmentations,
     image_file_preprocessing,
@@ -21,8 +21,11 @@ from monai_cyclegan.transforms.pipelines import (
     volume_preprocessing,
 )
 from monai_cyclegan.transforms.slab import AxialSlabSelector
+from monai_cyclegan.transforms.validation import ValidateVolume, ValidateVolumed
 
 __all__ = [
+    "AtomicSaveImage",
+    "AtomicSaveImaged",
     "AxialSlabSelector",
     "BitDepthScaleIntensity",
     "BitDepthScaleIntensityd",
@@ -33,6 +36,8 @@ __all__ = [
     "NamedLoadImaged",
     "RobustScaleIntensity",
     "RobustScaleIntensityd",
+    "ValidateVolume",
+    "ValidateVolumed",
     "augmentations",
     "image_file_preprocessing",
     "image_file_training_transforms",

@@ -8,6 +8,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import InvertibleTransform, MapTransform, Resize, ResizeWithPadOrCrop
 
+from monai_cyclegan.transforms.errors import check_positive_int
+
 __all__ = ["FitToSize", "FitToSized"]
 
 
@@ -24,17 +26,29 @@ class FitToSize(InvertibleTransform):
     """
 
     def __init__(self, size: int, pad_value: float = -1.0) -> None:
-        if size <= 0:
-            raise ValueError(f"size must be positive, got {size}.")
+        check_positive_int("size", size)
         self.size = size
         self.shrink = Resize(size, size_mode="longest", mode="area")
         self.pad = ResizeWithPadOrCrop((size, size), mode="constant", value=pad_value)
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
-        """Fit ``img`` of shape ``(C, H, W)`` into ``(C, size, size)``."""
+        """Fit ``img`` of shape ``(C, H, W)`` into ``(C, size, size)``.
+
+        Raises:
+            ValueError: for another number of dimensions, an image with no pixel, or one so elongated that its shorter
+                side would shrink to nothing.
+        """
         if img.ndim != 3:
             raise ValueError(f"expected a channel-first 2D image (C, H, W), got shape {tuple(img.shape)}.")
-        if max(img.shape[1:]) > self.size:
+        if 0 in img.shape[1:]:
+            raise ValueError(f"the image has no pixel (shape {tuple(img.shape)}).")
+        longest = max(img.shape[1:])
+        if longest > self.size:
+            if round(min(img.shape[1:]) * (self.size / longest)) == 0:  # as Resize(size_mode="longest") rounds
+                raise ValueError(
+                    f"an image of shape {tuple(img.shape)} is too elongated to fit into {self.size}x{self.size}: its "
+                    "shorter side would shrink to 0 pixels."
+                )
             img = self.shrink(img)
         return self.pad(img)
 

@@ -43,7 +43,7 @@ class Grayscale(Transform):
         grey = (rgb * weights).sum(dim=0, keepdim=True)
         # integer input: round like PIL does and keep the dtype, so an RGB copy of a grey image gives back exactly its
         # grey image and bit-depth scaling still sees the range
-        return grey if image.is_floating_point() else grey.round().to(image.dtype)
+        return (grey if image.is_floating_point() else grey.round()).to(image.dtype)
 
 
 class Grayscaled(MapTransform):

@@ -13,10 +13,18 @@ import torch
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, ScaleIntensityRange, Transform
 from monai.transforms.utils_pytorch_numpy_unification import percentile
+from monai.utils import convert_data_type
 
 from monai_cyclegan.transforms.errors import naming_source
 
 __all__ = ["BitDepthScaleIntensity", "BitDepthScaleIntensityd", "RobustScaleIntensity", "RobustScaleIntensityd"]
+
+
+def _numeric(img: NdarrayOrTensor) -> NdarrayOrTensor:
+    """``img`` as float32 if it is boolean (MONAI's intensity transforms cannot subtract booleans), else unchanged."""
+    if torch.as_tensor(img[:0]).dtype == torch.bool:
+        return convert_data_type(img, dtype=torch.float32)[0]
+    return img
 
 
 class RobustScaleIntensity(Transform):
@@ -33,7 +41,7 @@ class RobustScaleIntensity(Transform):
         b_max: output value of the upper percentile.
 
     Raises:
-        ValueError: at call time, for a volume with non-finite values or no foreground (e.g. all zero).
+        ValueError: at call time, for an empty volume, or one with non-finite values or no foreground (e.g. all zero).
     """
 
     def __init__(
@@ -53,6 +61,8 @@ class RobustScaleIntensity(Transform):
     def upper_bound(self, img: NdarrayOrTensor) -> float:
         """The intensity that maps to ``b_max``."""
         data = torch.as_tensor(img, dtype=torch.float32).flatten()
+        if data.numel() == 0:
+            raise ValueError(f"image is empty (shape {tuple(img.shape)}).")
         if not bool(torch.isfinite(data).all()):
             raise ValueError("image contains NaN or Inf values.")
         threshold = self.foreground_fraction * float(percentile(data, 99))
@@ -64,7 +74,7 @@ class RobustScaleIntensity(Transform):
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """Scale ``img``; see the class docstring."""
         upper = self.upper_bound(img)
-        return ScaleIntensityRange(a_min=0.0, a_max=upper, b_min=self.b_min, b_max=self.b_max, clip=True)(img)
+        return ScaleIntensityRange(a_min=0.0, a_max=upper, b_min=self.b_min, b_max=self.b_max, clip=True)(_numeric(img))
 
 
 class RobustScaleIntensityd(MapTransform):
@@ -95,15 +105,15 @@ class BitDepthScaleIntensity(Transform):
 
     2D slices exported as PNG or JPEG are already windowed for display: their grey levels mean the same in every file,
     so they are scaled by the file format's range, not per image (8-bit: value / 255). 8-bit images arrive as uint8;
-    PIL hands 16-bit PNGs over as int32, so any other integer type is read as 16-bit (value / 65535). Float images must
-    already lie in [0, 1].
+    PIL hands 16-bit PNGs over as int32, so any other integer type is read as 16-bit (value / 65535). 1-bit PNGs
+    arrive as booleans (true is white); float images must already lie in [0, 1].
 
     Args:
         b_min: output value of 0.
         b_max: output value of the bit depth's maximum.
 
     Raises:
-        ValueError: at call time, for values outside the range of the assumed bit depth.
+        ValueError: at call time, for an empty image, or values outside the range of the assumed bit depth.
     """
 
     def __init__(self, b_min: float = -1.0, b_max: float = 1.0) -> None:
@@ -112,16 +122,19 @@ class BitDepthScaleIntensity(Transform):
 
     @staticmethod
     def full_scale(img: NdarrayOrTensor) -> float:
-        """The value that maps to ``b_max``: 255 for uint8, 65535 for other integers, 1 for floats."""
+        """The value that maps to ``b_max``: 255 for uint8, 65535 for other integers, 1 for floats and booleans."""
         dtype = torch.as_tensor(img[:0]).dtype
         if dtype == torch.uint8:
             return 255.0
-        return 1.0 if dtype.is_floating_point else 65535.0
+        return 1.0 if dtype.is_floating_point or dtype == torch.bool else 65535.0
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
         """Scale ``img`` to float32 in ``[b_min, b_max]``; see the class docstring."""
         full_scale = self.full_scale(img)
+        img = _numeric(img)
         data = torch.as_tensor(img)
+        if data.numel() == 0:
+            raise ValueError(f"image is empty (shape {tuple(data.shape)}).")
         low, high = float(data.min()), float(data.max())
         if not (low >= 0 and high <= full_scale):  # also catches NaN
             raise ValueError(

@@ -1,13 +1,26 @@
-"""Loading whose failures name the file: MONAI reports a truncated or corrupt file without saying which one."""
+"""Reading and writing images safely: loading whose failures name the file, and saving that leaves no partial file.
+
+MONAI reports a truncated or corrupt file without saying which one, and its ``SaveImage`` writes in place, so a crash
+(or a full disk) in the middle of a write leaves a truncated output under the final name.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable, Mapping
+from pathlib import Path
 from typing import Any
 
-from monai.transforms import LoadImaged
+import numpy as np
+import torch
+from monai.config import KeysCollection, PathLike
+from monai.data import MetaTensor
+from monai.transforms import LoadImaged, SaveImage, SaveImaged
+from monai.utils import MetaKeys, PostFix
 
-__all__ = ["NamedLoadImaged"]
+from monai_cyclegan.files import write_atomically
+
+__all__ = ["AtomicSaveImage", "AtomicSaveImaged", "NamedLoadImaged"]
 
 
 class NamedLoadImaged(LoadImaged):
@@ -16,12 +29,111 @@ class NamedLoadImaged(LoadImaged):
     A truncated ``.nii.gz`` or PNG fails deep inside nibabel or PIL ("image file is truncated", "Compressed file ended
     before the end-of-stream marker was reached") with no path in the message; with a data set of hundreds of files
     the user needs to know which one to replace.
+
+    When a ``reader`` is given, only that reader (the last one, if several) reads the files. MONAI's ``LoadImage``
+    would otherwise fall back to every other reader it knows, and ITK reads some truncated ``.nii.gz`` files as a
+    volume of zeros, which then fails later with a misleading "no foreground".
     """
 
     def __call__(self, data: Mapping[Hashable, Any], reader: Any = None) -> dict[Hashable, Any]:
         """Load every key; see the class docstring for errors."""
+        if reader is None and not self._loader.auto_select:
+            reader = self._loader.readers[-1]  # the reader given to the constructor is registered last
         try:
             return super().__call__(data, reader)
         except Exception as e:
             files = [str(data[key]) for key in self.key_iterator(dict(data))]
             raise ValueError(f"{', '.join(files)}: cannot read it as an image: {type(e).__name__}: {e}") from e
+
+
+def _writable_folder(folder: PathLike) -> None:
+    """Create ``folder`` if needed; an ``OSError`` naming it when that fails or it cannot be written to."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"{folder}: cannot create the output folder: {e.strerror or e}.") from e
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: the output folder is not writable.")
+
+
+class AtomicSaveImage(SaveImage):
+    """``SaveImage`` that writes each file under a temporary name in the output folder and renames it when complete.
+
+    The output names are MONAI's (``<input name>_<postfix><ext>``); while a file is being written it is a hidden
+    ``.<name>.<random>.tmp<ext>`` beside it (:func:`~monai_cyclegan.files.write_atomically`), removed if the write
+    fails. The output folder is created and checked when the transform is built, so an unwritable folder stops a run
+    before any image is processed.
+
+    Args:
+        output_dir: the output folder.
+        output_ext: the file extension, which picks the writer (lower case is used).
+        kwargs: the other arguments of ``monai.transforms.SaveImage``.
+
+    Raises:
+        ValueError: for an empty ``output_ext`` (the temporary name would not select a writer).
+        OSError: when the output folder cannot be created or written to (at construction).
+    """
+
+    def __init__(self, output_dir: PathLike = "./", output_ext: str = ".nii.gz", **kwargs: Any) -> None:
+        if not output_ext:
+            raise ValueError("AtomicSaveImage needs an output_ext such as '.nii.gz' or '.png'.")
+        super().__init__(output_dir=output_dir, output_ext=output_ext.lower(), **kwargs)
+        _writable_folder(output_dir)
+
+    def __call__(
+        self, img: torch.Tensor | np.ndarray, meta_data: dict | None = None, filename: PathLike | None = None
+    ) -> torch.Tensor | np.ndarray:
+        """Save ``img`` (channel first) like ``SaveImage``, atomically."""
+        meta_data = img.meta if isinstance(img, MetaTensor) else meta_data
+        if filename is not None:
+            path = Path(f"{filename}{self.output_ext}")
+        else:
+            path = Path(self.folder_layout.filename(**self.fname_formatter(meta_data, self)))
+        if not str(path).endswith(self.output_ext):  # only a custom folder_layout can do this
+            raise ValueError(f"{path}: the output name does not end with the output extension {self.output_ext!r}.")
+        save = super().__call__
+
+        def write(temporary: Path) -> None:
+            # the temporary name ends with the output's suffixes, so the same writer is chosen; SaveImage appends the
+            # extension to a file name it is given
+            save(img, meta_data, str(temporary)[: len(str(temporary)) - len(self.output_ext)])
+
+        write_atomically(path, write)
+        if self.savepath_in_metadict and meta_data is not None:
+            meta_data[MetaKeys.SAVED_TO] = str(path)
+        return img
+
+
+class AtomicSaveImaged(SaveImaged):
+    """Dictionary version of :class:`AtomicSaveImage`: ``SaveImaged`` whose files appear only once complete.
+
+    Args:
+        keys: keys of the images to save.
+        output_dir: the output folder.
+        meta_keys: as in ``SaveImaged``.
+        meta_key_postfix: as in ``SaveImaged``.
+        allow_missing_keys: as in ``SaveImaged``.
+        saver_args: the other arguments of ``monai.transforms.SaveImaged`` (``output_postfix``, ``output_ext``, ...).
+
+    Raises:
+        OSError: when the output folder cannot be created or written to (at construction).
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        output_dir: PathLike = "./",
+        meta_keys: KeysCollection | None = None,
+        meta_key_postfix: str = PostFix.meta(),
+        allow_missing_keys: bool = False,
+        **saver_args: Any,
+    ) -> None:
+        super().__init__(
+            keys,
+            meta_keys=meta_keys,
+            meta_key_postfix=meta_key_postfix,
+            output_dir=output_dir,
+            allow_missing_keys=allow_missing_keys,
+            **saver_args,
+        )
+        self.saver = AtomicSaveImage(output_dir=output_dir, **saver_args)

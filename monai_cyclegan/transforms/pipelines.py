@@ -1,8 +1,8 @@
 """The transform chains of training and inference, built from MONAI dictionary transforms.
 
-Volumes (NIfTI): a deterministic preprocessing (load, channel-first, RAS, common spacing, robust scaling to [-1, 1]),
-so that the model sees T1 and T2 on one grid and the inference output can be inverted back onto the input's grid.
-Training then keeps the brain slab, pads/crops in-plane to the model size, samples axial slices and augments them.
+Volumes (NIfTI): a deterministic preprocessing (load, check, channel-first, RAS, common spacing, robust scaling to
+[-1, 1]), so that the model sees T1 and T2 on one grid and the inference output can be inverted back onto the input's
+grid. Training then keeps the brain slab, pads/crops in-plane to the model size, samples axial slices and augments them.
 
 2D image files (PNG/JPEG slices): load, one channel, bit-depth scaling to [-1, 1], fit into the model size
 (invertible, so predictions go back to the original size); training then augments them.
@@ -12,6 +12,8 @@ Only the augmentations are random, so ``CacheDataset`` caches everything before 
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 from monai.transforms import (
@@ -30,11 +32,13 @@ from monai.transforms import (
     SqueezeDimd,
 )
 
+from monai_cyclegan.transforms.errors import check_positive_int
 from monai_cyclegan.transforms.fit import FitToSized
 from monai_cyclegan.transforms.grayscale import Grayscaled
 from monai_cyclegan.transforms.intensity import BitDepthScaleIntensityd, RobustScaleIntensityd
 from monai_cyclegan.transforms.io import NamedLoadImaged
 from monai_cyclegan.transforms.slab import AxialSlabSelector
+from monai_cyclegan.transforms.validation import ValidateVolumed
 
 __all__ = [
     "augmentations",
@@ -52,9 +56,14 @@ def model_spacing(image_size: int, fov_mm: float = 256.0) -> tuple[float, float,
 
     256 px over 256 mm gives 1 mm; a 64 px model sees the same head at 4 mm, so smaller models keep the whole head
     in view instead of a cropped centre.
+
+    Raises:
+        ValueError: when ``image_size`` is not a positive integer or ``fov_mm`` not a positive number (e.g. a string
+            from a mistyped command-line override).
     """
-    if image_size <= 0 or fov_mm <= 0:
-        raise ValueError(f"image_size and fov_mm must be positive, got {image_size} and {fov_mm}.")
+    check_positive_int("image_size", image_size)
+    if isinstance(fov_mm, bool) or not isinstance(fov_mm, numbers.Real) or not 0 < fov_mm < math.inf:
+        raise ValueError(f"fov_mm must be a positive number of millimetres, got {fov_mm!r}.")
     spacing = fov_mm / image_size
     return spacing, spacing, spacing
 
@@ -66,7 +75,10 @@ def volume_preprocessing(
     upper_percentile: float = 99.5,
     mask_keys: Sequence[str] = (),
 ) -> Compose:
-    """Deterministic, invertible preparation of a 3D volume: load, channel-first, RAS, resample, scale to [-1, 1].
+    """Deterministic, invertible preparation of a 3D volume: load, check, channel-first, RAS, resample, to [-1, 1].
+
+    The check (:class:`ValidateVolumed`) stops a 2D or 4D file, an empty one or one with NaN or infinite voxels with an
+    error naming it, before any of them reaches the resampling.
 
     Args:
         keys: keys of the NIfTI paths in the data dictionary.
@@ -80,6 +92,7 @@ def volume_preprocessing(
     return Compose(
         [
             NamedLoadImaged(every, reader="NibabelReader", image_only=True),
+            ValidateVolumed(every),
             EnsureChannelFirstd(every),
             EnsureTyped(every, dtype="float32"),
             Orientationd(every, axcodes="RAS", labels=None),
@@ -189,7 +202,11 @@ def image_file_preprocessing(keys: Sequence[str] = ("image",), image_size: int =
     Args:
         keys: keys of the image paths in the data dictionary.
         image_size: side of the model's square input.
+
+    Raises:
+        ValueError: when ``image_size`` is not a positive integer.
     """
+    check_positive_int("image_size", image_size)
     keys = list(keys)
     return Compose(
         [

@@ -50,6 +50,20 @@ class TestUNetGenerator(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "power-of-two"):
             UNetGenerator(image_size=size)
 
+    @parameterized.expand(
+        [
+            ({"image_size": "abc"}, "image_size must be an integer, got 'abc'"),
+            ({"image_size": 64.0}, "image_size must be an integer"),
+            ({"ngf": "abc"}, "ngf must be a positive integer, got 'abc'"),
+            ({"ngf": 0}, "ngf must be a positive integer"),
+            ({"ngf": True}, "ngf must be a positive integer"),
+        ]
+    )
+    def test_mistyped_settings_are_named(self, settings, message):
+        """What a mistyped bundle override (``--ngf abc``) reaches the generator with."""
+        with self.assertRaisesRegex(ValueError, message):
+            UNetGenerator(**{"image_size": 32, **settings})
+
     def test_wrong_input_size(self):
         with self.assertRaisesRegex(ValueError, "64x64"):
             UNetGenerator(image_size=64, ngf=4)(torch.zeros(1, 1, 32, 32))

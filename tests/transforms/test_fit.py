@@ -38,8 +38,15 @@ class TestFitToSize(unittest.TestCase):
     def test_rejects_non_2d(self):
         with self.assertRaisesRegex(ValueError, r"\(C, H, W\)"):
             FitToSize(64)(torch.zeros(1, 4, 4, 4))
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, "size must be a positive integer, got 0"):
             FitToSize(0)
+        with self.assertRaisesRegex(ValueError, "size must be a positive integer, got 'abc'"):
+            FitToSize("abc")
+
+    def test_rejects_an_image_with_no_pixel(self):
+        for shape in ((1, 0, 5), (1, 40, 0)):
+            with self.assertRaisesRegex(ValueError, r"no pixel \(shape"):
+                FitToSize(16)(torch.zeros(shape))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import unittest
 
+import numpy as np
 import torch
 from monai.data import MetaTensor
 from parameterized import parameterized
@@ -58,13 +59,19 @@ class TestRobustScaleIntensity(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, f"bad-T1.nii.gz: .*{problem}"):
                 RobustScaleIntensityd("image")({"image": MetaTensor(image, meta=meta)})
 
+    def test_empty_volume_is_a_clear_error(self):
+        with self.assertRaisesRegex(ValueError, r"image is empty \(shape \(1, 0, 4, 4\)\)"):
+            RobustScaleIntensity()(torch.zeros(1, 0, 4, 4))
+
+    def test_boolean_volume_scales_like_zero_and_one(self):
+        mask = _head() > 0
+        out = RobustScaleIntensity()(mask)
+        self.assertEqual(out.dtype, torch.float32)
+        self.assertTrue(torch.equal(out.as_tensor(), torch.where(mask, 1.0, -1.0)))
+
     def test_invalid_percentile(self):
         with self.assertRaises(ValueError):
             RobustScaleIntensity(upper_percentile=0)
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class TestBitDepthScaleIntensity(unittest.TestCase):
@@ -90,3 +97,16 @@ class TestBitDepthScaleIntensity(unittest.TestCase):
         for bad in (torch.tensor([[[0.0, 2.0]]]), torch.tensor([[[0.0, float("nan")]]])):
             with self.assertRaisesRegex(ValueError, "outside"):
                 BitDepthScaleIntensity()(bad)
+
+    def test_one_bit_image_is_black_and_white(self):
+        """PIL hands a 1-bit PNG over as booleans: true is white (+1), not 1/65535 of a 16-bit range."""
+        out = BitDepthScaleIntensity()(np.array([[[True, False]]]))
+        torch.testing.assert_close(torch.as_tensor(out), torch.tensor([[[1.0, -1.0]]]))
+
+    def test_empty_image_is_a_clear_error(self):
+        with self.assertRaisesRegex(ValueError, r"image is empty \(shape \(1, 0, 3\)\)"):
+            BitDepthScaleIntensity()(torch.zeros(1, 0, 3, dtype=torch.uint8))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -236,6 +236,22 @@ class TestModelSpacing(unittest.TestCase):
         with self.assertRaises(ValueError):
             model_spacing(0)
 
+    @parameterized.expand(
+        [
+            ({"image_size": "abc"}, "image_size must be a positive integer, got 'abc'"),
+            ({"image_size": 64.0}, "image_size must be a positive integer, got 64.0"),
+            ({"image_size": 64, "fov_mm": "big"}, "fov_mm must be a positive number of millimetres, got 'big'"),
+            ({"image_size": 64, "fov_mm": float("nan")}, "fov_mm must be a positive number"),
+        ]
+    )
+    def test_mistyped_settings_are_named(self, settings, message):
+        """A mistyped bundle override (``--image_size abc``) names the setting instead of failing on ``str <= int``."""
+        with self.assertRaisesRegex(ValueError, message):
+            model_spacing(**settings)
+        if "fov_mm" not in settings:
+            with self.assertRaisesRegex(ValueError, message):
+                image_file_preprocessing(**settings)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import os
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+import nibabel as nib
+import numpy as np
+import torch
+from monai.data import MetaTensor, NibabelWriter
+from monai.transforms import SaveImaged
+from parameterized import parameterized
+
+from monai_cyclegan.transforms import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged
+from tests.shared_data import write_nifti
+
+AFFINE = np.diag([2.0, 1.5, 3.0, 1.0])
+
+
+class _FailingWriter(NibabelWriter):
+    """Writes a few bytes under the name it is given, then fails, like a full disk."""
+
+    def write(self, filename, verbose=True, **kwargs):
+        Path(filename).write_bytes(b"partial")
+        raise OSError("No space left on device")
+
+
+def _image(name: str) -> MetaTensor:
+    """A channel-first volume whose metadata says it came from ``/in/<name>``."""
+    volume = torch.arange(4 * 5 * 6, dtype=torch.float32).reshape(1, 4, 5, 6) / 120
+    return MetaTensor(volume, affine=torch.as_tensor(AFFINE), meta={"filename_or_obj": f"/in/{name}"})
+
+
+class TestNamedLoadImaged(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.root = Path(cls._tmp.name)
+        good = write_nifti(
+            np.random.default_rng(0).random((8, 9, 10)).astype(np.float32), AFFINE, cls.root / "ok.nii.gz"
+        )
+        cls.good = good
+        data = good.read_bytes()
+        (cls.root / "head_only.nii.gz").write_bytes(data[:300])
+        (cls.root / "half.nii.gz").write_bytes(data[: len(data) // 2])
+        (cls.root / "notes.nii.gz").write_text("not an image")
+        (cls.root / "notes.png").write_text("not an image")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+    @parameterized.expand(
+        [
+            # ITK, which MONAI falls back to, reads this one as a volume of zeros
+            ("head_only.nii.gz", "NibabelReader", "ImageFileError: Cannot work out file type"),
+            ("half.nii.gz", "NibabelReader", "EOFError: Compressed file ended"),
+            ("notes.nii.gz", "NibabelReader", "ImageFileError: .* is not a gzip file"),
+            ("notes.png", "PILReader", "UnidentifiedImageError: cannot identify image file"),
+        ]
+    )
+    def test_bad_files_name_the_file_and_the_readers_cause(self, name, reader, cause):
+        path = str(self.root / name)
+        with self.assertRaisesRegex(ValueError, f"^{path}: cannot read it as an image: {cause}"):
+            NamedLoadImaged("image", reader=reader, image_only=True)({"image": path})
+
+    def test_good_file_with_and_without_a_reader(self):
+        for reader in ("NibabelReader", None):
+            image = NamedLoadImaged("image", reader=reader, image_only=True)({"image": str(self.good)})["image"]
+            self.assertEqual(tuple(image.shape), (8, 9, 10))
+
+
+class TestAtomicSaveImaged(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory()
+        self.out = Path(self._tmp.name) / "out"
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def _files(self) -> list[str]:
+        return sorted(p.name for p in self.out.iterdir())
+
+    @parameterized.expand([(".nii.gz", "PH001-T1.nii.gz"), (".png", "Image #1.png")])
+    def test_same_names_and_content_as_save_imaged(self, ext, source):
+        settings = {"output_postfix": "synT2", "output_ext": ext, "separate_folder": False, "print_log": False}
+        if ext == ".png":
+            settings.update(scale=255, output_dtype=np.uint8)
+        image = _image(source)[..., 0] if ext == ".png" else _image(source)
+        AtomicSaveImaged("pred", output_dir=self.out, **settings)({"pred": image})
+        reference = Path(self._tmp.name) / "reference"
+        SaveImaged("pred", output_dir=reference, **settings)({"pred": image})
+        expected = sorted(p.name for p in reference.iterdir())
+        self.assertEqual(self._files(), expected)  # nothing else, no temporary file left
+        self.assertEqual((self.out / expected[0]).read_bytes(), (reference / expected[0]).read_bytes())
+
+    def test_failed_write_leaves_no_file(self):
+        image = {"pred": _image("a.nii.gz")}
+        with self.assertRaisesRegex(RuntimeError, "cannot find a suitable writer"):
+            AtomicSaveImaged("pred", output_dir=self.out, writer=_FailingWriter, separate_folder=False)(image)
+        self.assertEqual(self._files(), [])
+        # MONAI's SaveImaged leaves the partial file under the final name
+        with self.assertRaises(RuntimeError):
+            SaveImaged("pred", output_dir=self.out, writer=_FailingWriter, separate_folder=False)(image)
+        self.assertEqual(self._files(), ["a_trans.nii.gz"])
+
+    def test_existing_output_is_replaced(self):
+        save = AtomicSaveImaged("pred", output_dir=self.out, separate_folder=False, print_log=False)
+        save({"pred": _image("a.nii.gz")})
+        save({"pred": _image("a.nii.gz") * 2})
+        self.assertEqual(self._files(), ["a_trans.nii.gz"])
+        saved = nib.load(self.out / "a_trans.nii.gz").get_fdata()
+        np.testing.assert_allclose(saved, _image("a.nii.gz")[0].numpy() * 2, rtol=1e-6)
+
+    def test_saved_path_and_explicit_file_name(self):
+        image = _image("a.nii.gz")
+        AtomicSaveImage(self.out, separate_folder=False, print_log=False, savepath_in_metadict=True)(image)
+        self.assertEqual(image.meta["saved_to"], str(self.out / "a_trans.nii.gz"))
+        AtomicSaveImage(self.out, output_ext=".NII.GZ", print_log=False)(image, filename=self.out / "named")
+        self.assertEqual(self._files(), ["a_trans.nii.gz", "named.nii.gz"])
+
+    def test_output_folder_that_cannot_be_created(self):
+        blocker = Path(self._tmp.name) / "a file"
+        blocker.write_text("")
+        folder = blocker / "out"
+        with self.assertRaisesRegex(OSError, f"^{folder}: cannot create the output folder: Not a directory"):
+            AtomicSaveImaged("pred", output_dir=folder)
+
+    def test_read_only_output_folder(self):
+        self.out.mkdir()
+        self.out.chmod(0o555)
+        # root may write into any folder, so the permission check is answered as for an ordinary user
+        no_write = mock.patch(
+            "monai_cyclegan.transforms.io.os.access", side_effect=lambda path, mode: os.geteuid() != 0
+        )
+        try:
+            with no_write, self.assertRaisesRegex(PermissionError, f"^{self.out}: the output folder is not writable"):
+                AtomicSaveImaged("pred", output_dir=self.out)
+        finally:
+            self.out.chmod(0o755)
+
+    def test_an_extension_is_needed(self):
+        with self.assertRaisesRegex(ValueError, "needs an output_ext"):
+            AtomicSaveImage(self.out, output_ext="")
+
+
+if __name__ == "__main__":
+    unittest.main()
