@@ -1,0 +1,1 @@
+"""Hand-run speed and memory benchmarks of the bundle (``python benchmarks/run.py``); see ``benchmarks/README.md``."""
