@@ -17,7 +17,6 @@ from benchmarks.common import SectionMeter, bundle_config, quiet, synchronize, w
 from benchmarks.peak import count_flops, peak_for
 
 __all__ = [
-    "AutocastNetwork",
     "generator_benchmark",
     "psnr_db",
     "reference_generator",
@@ -166,20 +165,6 @@ def _psnr_drop(psnr_vs_fp32: float, reference_db: float) -> float:
     return 10.0 * math.log10(1.0 + ratio)
 
 
-class AutocastNetwork(nn.Module):
-    """Runs a network under ``torch.autocast`` and returns float32 (a benchmark-side stand-in: the bundle has none)."""
-
-    def __init__(self, network: nn.Module, device_type: str, dtype: torch.dtype) -> None:
-        super().__init__()
-        self.network = network
-        self.device_type = device_type
-        self.dtype = dtype
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device_type, dtype=self.dtype):
-            return self.network(x).float()
-
-
 class _ForwardTimer:
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -215,18 +200,18 @@ def volume_benchmark(
     """Wall time of translating ``volume`` to a NIfTI file through the bundle's inference config, end to end.
 
     The clock runs from building the workflow to the written file: config parsing, loading the weights, reading and
-    preprocessing the volume, the slice-by-slice inferer, inverting the preprocessing and saving. ``precision`` other
-    than fp32 wraps the network in :class:`AutocastNetwork`, which the bundle cannot do itself (MONAI's evaluator only
-    autocasts on CUDA, and inference.json has no such option): it shows what the option would give.
+    preprocessing the volume, the slice-by-slice inferer, inverting the preprocessing and saving. ``precision``
+    "bf16" sets inference.json's ``amp`` (its default), "fp32" clears it.
     """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"inference.json runs in fp32 or bf16 (amp), not {precision!r}.")
     settings = {**overrides, "input_path": str(volume), "output_dir": str(output_dir), "checkpoint": str(checkpoint)}
+    settings["amp"] = precision == "bf16"
     with SectionMeter(device) as memory:
         start = time.perf_counter()
         with quiet():
             wf = workflow(files, "infer", settings)
         evaluator = wf.parser.get_parsed_content("evaluator")
-        if precision != "fp32":
-            evaluator.network = AutocastNetwork(evaluator.network, device.type, _DTYPES[precision])
         timer = _ForwardTimer(device)
         timer.attach(evaluator.network)
         setup_s = time.perf_counter() - start
@@ -237,7 +222,6 @@ def volume_benchmark(
     written = sorted(output_dir.glob("*.nii.gz"))
     out: dict[str, Any] = {
         "precision": precision,
-        "bench_side_autocast": precision != "fp32",
         "input_shape": list(nib.load(str(volume)).shape),
         "sw_batch_size": wf.parser.get_parsed_content("sw_batch_size"),
         "wall_s": round(wall, 3),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from torch import nn
 from monai_cyclegan.handlers.checkpoints import load_checkpoint
 
 __all__ = [
+    "AutocastInferer",
     "BUNDLE_NAME",
     "DIRECTIONS",
     "bundle_dir",
@@ -116,8 +118,35 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
     return network.to(device)
 
 
+class AutocastInferer(Inferer):
+    """Runs another inferer with the network under ``torch.autocast`` (bf16 by default), each output cast to float32.
+
+    MONAI's ``SupervisedEvaluator`` autocasts on CUDA only, so reduced precision on the CPU has to come from the
+    inferer. The network's outputs are cast back to float32 window by window, so that sliding-window blending and
+    everything after it run in float32.
+
+    Args:
+        inferer: the inferer to run, e.g. a ``SliceInferer``.
+        dtype: the autocast precision.
+    """
+
+    def __init__(self, inferer: Inferer, dtype: torch.dtype = torch.bfloat16) -> None:
+        super().__init__()
+        self.inferer = inferer
+        self.dtype = dtype
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
+        """``inferer(inputs, network, ...)`` with every network call autocast."""
+
+        def autocast_network(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
+            with torch.autocast(x.device.type, dtype=self.dtype):
+                return network(x, *net_args, **net_kwargs).float()
+
+        return self.inferer(inputs, autocast_network, *args, **kwargs)
+
+
 def translation_inferer(
-    kind: str, image_size: int = 256, sw_batch_size: int = 8, window_size: int | None = None
+    kind: str, image_size: int = 256, sw_batch_size: int = 8, window_size: int | None = None, amp: bool = False
 ) -> Inferer:
     """The inferer of an input kind (``"volume"`` or ``"slice"``).
 
@@ -128,6 +157,9 @@ def translation_inferer(
     instead, in windows of the size it was trained on that overlap by half and are blended with Gaussian weights, so
     that no seam shows where two windows meet.
 
+    With ``amp``, the generator runs in bf16 (:class:`AutocastInferer`): faster on a GPU and on a CPU with bf16 units
+    (``benchmarks/``); on the capstone model its PSNR differs from float32's by at most 0.013 dB (README).
+
     Raises:
         ValueError: for a kind other than ``"volume"`` or ``"slice"``.
     """
@@ -135,16 +167,13 @@ def translation_inferer(
         raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
     windowed = window_size is not None and window_size < image_size
     if kind == "slice" and not windowed:
-        return SimpleInferer()
-    size = window_size if windowed else image_size
-    settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}
-    inferer = SliceInferer if kind == "volume" else SlidingWindowInferer
-    extra = {"spatial_dim": 2} if kind == "volume" else {}
-    return inferer(
-        roi_size=(size, size),
-        sw_batch_size=sw_batch_size,
-        padding_mode="constant",
-        cval=-1.0,
-        **extra,
-        **settings,
-    )
+        inferer: Inferer = SimpleInferer()
+    else:
+        size = window_size if windowed else image_size
+        settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}
+        sliding = SliceInferer if kind == "volume" else SlidingWindowInferer
+        extra = {"spatial_dim": 2} if kind == "volume" else {}
+        inferer = sliding(
+            roi_size=(size, size), sw_batch_size=sw_batch_size, padding_mode="constant", cval=-1.0, **extra, **settings
+        )
+    return AutocastInferer(inferer) if amp else inferer

@@ -5,8 +5,9 @@ import unittest
 from pathlib import Path
 
 import torch
+from monai.inferers import SliceInferer
 
-from monai_cyclegan.bundle import load_generator
+from monai_cyclegan.bundle import AutocastInferer, load_generator, translation_inferer
 from monai_cyclegan.networks import UNetGenerator
 from tests.unsafe_checkpoint import write_code_running_checkpoint
 
@@ -29,6 +30,27 @@ class TestLoadGenerator(unittest.TestCase):
             path.write_bytes(path.read_bytes()[:1000])
             with self.assertRaisesRegex(RuntimeError, r"model_t2_to_t1\.pt: cannot be read, it is truncated"):
                 load_generator(network, tmp, "t2_to_t1", "cpu")
+
+
+class TestAutocastInferer(unittest.TestCase):
+    def test_the_network_runs_in_bf16_and_the_output_is_float32_close_to_fp32(self):
+        torch.manual_seed(0)
+        network = UNetGenerator(image_size=32, ngf=4).eval()
+        seen = []
+        network.register_forward_hook(lambda module, args, output: seen.append(output.dtype))
+        volume = torch.rand(1, 1, 32, 32, 6) * 2 - 1
+        with torch.no_grad():
+            exact = translation_inferer("volume", 32, 4)(volume, network)
+            fast = translation_inferer("volume", 32, 4, amp=True)(volume, network)
+        self.assertEqual(seen, [torch.float32, torch.float32, torch.bfloat16, torch.bfloat16])  # 6 slices, 4 a batch
+        self.assertEqual(fast.dtype, torch.float32)
+        self.assertEqual(fast.shape, exact.shape)
+        self.assertLess(float((fast - exact).abs().max()), 0.05)
+
+    def test_wraps_the_inferer_of_the_input_kind(self):
+        inferer = translation_inferer("volume", 32, 4, amp=True)
+        self.assertIsInstance(inferer, AutocastInferer)
+        self.assertIsInstance(inferer.inferer, SliceInferer)
 
 
 if __name__ == "__main__":

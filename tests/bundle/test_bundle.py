@@ -147,6 +147,28 @@ class TestBundle(unittest.TestCase):
                     data = res.get_fdata()
                     self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
 
+    def test_bf16_inference_agrees_with_float32(self):
+        """inference.json runs the generator in bf16 by default (amp); its outputs stay within 0.02 of float32's."""
+        volume = sorted((self.out / "phantom" / "IXI-T1").glob("*.nii.gz"))[0]
+        results = {}
+        for amp in (True, False):
+            with tempfile.TemporaryDirectory() as pred_dir:
+                _run(
+                    "inference.json",
+                    "infer",
+                    input_path=str(volume),
+                    output_dir=pred_dir,
+                    checkpoint=str(self.models / "model.pt"),
+                    amp=amp,
+                    **TINY,
+                )
+                results[amp] = nib.load(next(Path(pred_dir).glob("*.nii.gz"))).get_fdata()
+        difference = np.abs(results[True] - results[False])
+        self.assertGreater(difference.max(), 0)  # bf16 really ran
+        self.assertLess(difference.max(), 0.02)  # outputs lie in [0, 1]
+        psnr = 10 * np.log10(1 / np.mean(difference**2))
+        self.assertGreater(psnr, 45)
+
     def test_inference_of_png_slices_keeps_their_size(self):
         """2D slices of any size come back at their own size, as 8-bit PNG, in the same order of rows and columns."""
         with tempfile.TemporaryDirectory() as tmp:
