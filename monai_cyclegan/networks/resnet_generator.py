@@ -81,6 +81,7 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate a batch ``(N, in_channels, H, W)`` with H and W divisible by 4."""
-        if x.shape[-2] % 4 or x.shape[-1] % 4:
-            raise ValueError(f"ResnetGenerator needs H and W divisible by 4, got {tuple(x.shape[-2:])}.")
+        height, width = x.shape[-2], x.shape[-1]  # no tuple of a shape slice, which TorchScript cannot compile
+        if height % 4 or width % 4:
+            raise ValueError(f"ResnetGenerator needs H and W divisible by 4, got {height}x{width}.")
         return self.model(x)

@@ -127,8 +127,10 @@ class UNetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate a batch ``(N, in_channels, S, S)`` into ``(N, out_channels, S, S)``."""
-        if x.shape[-2:] != (self.image_size, self.image_size):
+        # written so that TorchScript can compile it (ckpt_export): no tuple of a shape slice
+        height, width = x.shape[-2], x.shape[-1]
+        if height != self.image_size or width != self.image_size:
             raise ValueError(
-                f"UNetGenerator built for {self.image_size}x{self.image_size} inputs got {tuple(x.shape[-2:])}."
+                f"UNetGenerator built for {self.image_size}x{self.image_size} inputs got {height}x{width}."
             )
         return self.model(x)
