@@ -30,6 +30,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _phantom(args: argparse.Namespace) -> int:
+    from monai_cyclegan.data.phantom import ensure_phantom_dataset
+
+    out = ensure_phantom_dataset(args.out, num_subjects=args.subjects, scale=args.scale, seed=args.seed)
+    t1, t2 = (len(list((out / f"IXI-{c}").glob("*.nii.gz"))) for c in ("T1", "T2"))
+    print(f"{out}: {t1} T1 and {t2} T2 volumes, with paired/ ground truth and manifest.json")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from monai_cyclegan.bundle import bundle_dir, run_workflow
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config") and v is not None}
+    configs = [str(bundle_dir() / "configs" / "train.json"), *args.config]
+    workflow = run_workflow(configs, "train", **overrides)
+    state = workflow.trainer.state
+    ckpt_dir = workflow.parser.get_parsed_content("ckpt_dir")
+    print(f"trained {state.epoch} epochs ({state.iteration} iterations); generators in {ckpt_dir}")
+    return 0
+
+
 def _prepare_ixi(args: argparse.Namespace) -> int:
     from monai_cyclegan.data.prepare_ixi import prepare_ixi
 
@@ -103,6 +124,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the phantom and the training (default: 0)")
     demo.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo's setting)")
     demo.set_defaults(func=_demo)
+
+    phantom = verbs.add_parser(
+        "phantom",
+        help="generate a synthetic brain phantom data set (T1 and T2 volumes, IXI layout)",
+        description="Write a seeded synthetic brain phantom in the IXI layout (OUT/IXI-T1, OUT/IXI-T2) with paired "
+        "ground truth (OUT/paired) and a manifest; an existing phantom with the same settings is kept as it is.",
+    )
+    phantom.add_argument("--out", required=True, help="data set directory to write (use it as dataset_dir)")
+    phantom.add_argument("--subjects", type=int, default=10, help="number of subjects (default: 10)")
+    phantom.add_argument("--scale", type=float, default=1.0, help="grid scale, 1.0 is IXI's resolution (default: 1)")
+    phantom.add_argument("--seed", type=int, default=0, help="seed of the phantom (default: 0)")
+    phantom.set_defaults(func=_phantom)
+
+    train = verbs.add_parser(
+        "train",
+        help="train the CycleGAN with the bundle's configs/train.json",
+        description="Run the bundle's training (configs/train.json, any --config merged after it) with the common "
+        "settings as flags; every other setting is in docs/training.md. Same as python -m monai.bundle run training.",
+    )
+    train.add_argument("--dataset_dir", default=None, help="data set directory (default: the synthetic phantom)")
+    train.add_argument("--output_dir", default=None, help="TensorBoard logs, full-state checkpoints, run record")
+    train.add_argument("--ckpt_dir", default=None, help="where model.pt and model_t2_to_t1.pt go")
+    train.add_argument("--split_file", default=None, help="train on the train split of this split file")
+    train.add_argument("--epochs", type=int, default=None, help="epochs (default: 200)")
+    train.add_argument("--image_size", type=int, default=None, help="model input size (default: 256)")
+    train.add_argument("--batch_size", type=int, default=None, help="volumes per batch (default: 1)")
+    train.add_argument("--num_workers", type=int, default=None, help="data-loader workers (default: 2)")
+    train.add_argument("--seed", type=int, default=None, help="seed (default: 0)")
+    train.add_argument("--amp", action="store_true", default=None, help="mixed precision (bf16 on CPU)")
+    train.add_argument("--resume", action="store_true", default=None, help="continue from the newest checkpoint")
+    train.add_argument(
+        "--config", action="append", default=[], help="a JSON config merged after train.json (repeatable)"
+    )
+    train.set_defaults(func=_train)
 
     prepare = verbs.add_parser(
         "prepare-ixi",

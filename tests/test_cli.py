@@ -15,7 +15,7 @@ from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from tests.evaluation.slices import write_slice_pairs
 
-VERBS = ("demo", "prepare-ixi", "split", "pair", "evaluate")
+VERBS = ("demo", "phantom", "train", "prepare-ixi", "split", "pair", "evaluate")
 
 
 class TestCli(unittest.TestCase):
@@ -41,6 +41,34 @@ class TestCli(unittest.TestCase):
         with self.assertRaises(SystemExit) as caught:
             main(["no-such-verb"])
         self.assertNotEqual(caught.exception.code, 0)
+
+
+class TestPhantomAndTrain(unittest.TestCase):
+    def test_phantom_then_train_on_it(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            data, out = Path(tmp) / "phantom", Path(tmp) / "run"
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                code = main(["phantom", "--out", str(data), "--subjects", "2", "--scale", "0.125", "--seed", "3"])
+            self.assertEqual(code, 0)
+            self.assertIn(f"{data}: 2 T1 and 2 T2 volumes", printed.getvalue())
+            paired = sorted(p.name for p in (data / "paired").glob("*.nii.gz"))  # both contrasts on one grid, labels
+            self.assertEqual(paired, [f"PH00{i}-{kind}.nii.gz" for i in (1, 2) for kind in ("T1", "T2", "labels")])
+            tiny = Path(tmp) / "tiny.json"
+            tiny.write_text('{"ngf": 4, "ndf": 4}')
+            argv = ["train", "--dataset_dir", str(data), "--output_dir", str(out), "--ckpt_dir", str(out / "models")]
+            argv += ["--epochs", "1", "--image_size", "32", "--num_workers", "0", "--config", str(tiny)]
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                code = main(argv)
+            self.assertEqual(code, 0)
+            self.assertIn("trained 1 epochs", printed.getvalue())
+            self.assertTrue((out / "models" / "model.pt").is_file())
+            self.assertTrue((out / "checkpoints" / "cyclegan_checkpoint_epoch=1.pt").is_file())
+
+    def test_bad_phantom_settings_exit_1_with_one_line(self):
+        with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(io.StringIO()) as err:
+            code = main(["phantom", "--out", tmp + "/p", "--subjects", "0"])
+        self.assertEqual(code, 1)
+        self.assertRegex(err.getvalue(), r"^monai-cyclegan phantom: error: .*subjects")
 
 
 class TestDataVerbs(unittest.TestCase):
