@@ -51,6 +51,19 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate(args: argparse.Namespace) -> int:
+    from monai_cyclegan.bundle import bundle_dir, run_workflow
+
+    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config", "fp32") and v is not None}
+    if args.fp32:
+        overrides["amp"] = False
+    configs = [str(bundle_dir() / "configs" / "inference.json"), *args.config]
+    workflow = run_workflow(configs, "infer", **overrides)
+    count = len(workflow.parser.get_parsed_content("inputs").files)
+    print(f"{count} file(s) translated {workflow.parser.get_parsed_content('direction')} into {args.output_dir}")
+    return 0
+
+
 def _prepare_ixi(args: argparse.Namespace) -> int:
     from monai_cyclegan.data.prepare_ixi import prepare_ixi
 
@@ -158,6 +171,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", action="append", default=[], help="a JSON config merged after train.json (repeatable)"
     )
     train.set_defaults(func=_train)
+
+    translate = verbs.add_parser(
+        "translate",
+        help="translate a NIfTI volume, a folder of them, or a folder of PNG/JPEG slices into the other contrast",
+        description="Run the bundle's inference (configs/inference.json): every file of INPUT_PATH goes through the "
+        "generator, volumes slice by slice in batches, and is written to OUTPUT_DIR as <name>_synT2 (or _synT1) with "
+        "the input's affine and size (NIfTI) or size (PNG). Each output appears only once complete.",
+    )
+    translate.add_argument("--input_path", required=True, help="a NIfTI or PNG/JPEG file, or a folder of one kind")
+    translate.add_argument("--output_dir", required=True, help="where the translated files go")
+    translate.add_argument(
+        "--direction", choices=("t1_to_t2", "t2_to_t1"), default=None, help="translation direction (t1_to_t2)"
+    )
+    translate.add_argument(
+        "--checkpoint", default=None, help="generator weights (default: the bundle's models/ file of the direction)"
+    )
+    translate.add_argument("--sw_batch_size", type=int, default=None, help="slices per generator batch (default: 8)")
+    translate.add_argument("--fp32", action="store_true", help="run the generator in float32 instead of bf16")
+    translate.add_argument(
+        "--config", action="append", default=[], help="a JSON config merged after inference.json, e.g. the training's"
+    )
+    translate.set_defaults(func=_translate)
 
     prepare = verbs.add_parser(
         "prepare-ixi",

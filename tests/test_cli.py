@@ -10,12 +10,15 @@ import unittest
 import warnings
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+
 from monai_cyclegan.cli import build_parser, main
 from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from tests.evaluation.slices import write_slice_pairs
 
-VERBS = ("demo", "phantom", "train", "prepare-ixi", "split", "pair", "evaluate")
+VERBS = ("demo", "phantom", "train", "translate", "prepare-ixi", "split", "pair", "evaluate")
 
 
 class TestCli(unittest.TestCase):
@@ -54,7 +57,7 @@ class TestPhantomAndTrain(unittest.TestCase):
             paired = sorted(p.name for p in (data / "paired").glob("*.nii.gz"))  # both contrasts on one grid, labels
             self.assertEqual(paired, [f"PH00{i}-{kind}.nii.gz" for i in (1, 2) for kind in ("T1", "T2", "labels")])
             tiny = Path(tmp) / "tiny.json"
-            tiny.write_text('{"ngf": 4, "ndf": 4}')
+            tiny.write_text('{"ngf": 4, "ndf": 4, "image_size": 32}')
             argv = ["train", "--dataset_dir", str(data), "--output_dir", str(out), "--ckpt_dir", str(out / "models")]
             argv += ["--epochs", "1", "--image_size", "32", "--num_workers", "0", "--config", str(tiny)]
             with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -63,6 +66,18 @@ class TestPhantomAndTrain(unittest.TestCase):
             self.assertIn("trained 1 epochs", printed.getvalue())
             self.assertTrue((out / "models" / "model.pt").is_file())
             self.assertTrue((out / "checkpoints" / "cyclegan_checkpoint_epoch=1.pt").is_file())
+
+            argv = ["translate", "--input_path", str(data / "IXI-T2"), "--output_dir", str(out / "synT1")]
+            argv += ["--direction", "t2_to_t1", "--checkpoint", str(out / "models"), "--config", str(tiny)]
+            with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.redirect_stderr(io.StringIO()) as bar:
+                code = main(argv)
+            self.assertEqual(code, 0)
+            self.assertIn(f"2 file(s) translated t2_to_t1 into {out / 'synT1'}", printed.getvalue())
+            self.assertIn("translating 2 volume file(s)", bar.getvalue())  # the progress bar
+            for source in sorted((data / "IXI-T2").glob("*.nii.gz")):
+                result = nib.load(out / "synT1" / source.name.replace(".nii.gz", "_synT1.nii.gz"))
+                self.assertEqual(result.shape, nib.load(source).shape)
+                np.testing.assert_allclose(result.affine, nib.load(source).affine, atol=1e-4)
 
     def test_bad_phantom_settings_exit_1_with_one_line(self):
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(io.StringIO()) as err:
