@@ -9,8 +9,9 @@ from monai_cyclegan.handlers.checkpoints import (
     load_checkpoint,
 )
 from monai_cyclegan.handlers.divergence import DivergenceGuard, TrainingDivergedError
-from monai_cyclegan.handlers.image_panels import CycleGANImageHandler, translation_panels
+from monai_cyclegan.handlers.image_panels import CycleGANImageHandler, FixedSamples, translation_panels
 from monai_cyclegan.handlers.learning_rate import LearningRateHandler
+from monai_cyclegan.handlers.progress_animation import TrainingProgressHandler
 from monai_cyclegan.handlers.resume import ResumeCheckpointLoader
 from monai_cyclegan.handlers.run_record import RunRecordHandler, source_commit
 
@@ -18,10 +19,12 @@ __all__ = [
     "AtomicCheckpointSaver",
     "CycleGANImageHandler",
     "DivergenceGuard",
+    "FixedSamples",
     "LearningRateHandler",
     "ResumeCheckpointLoader",
     "RunRecordHandler",
     "TrainingDivergedError",
+    "TrainingProgressHandler",
     "checkpoints_newest_first",
     "latest_checkpoint",
     "load_checkpoint",

@@ -13,7 +13,7 @@ from torch import nn
 from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys
 from monai_cyclegan.visualization import axial_display, to_unit_range
 
-__all__ = ["CycleGANImageHandler", "translation_panels"]
+__all__ = ["CycleGANImageHandler", "FixedSamples", "translation_panels"]
 
 
 def _real_images(output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,11 +47,48 @@ def translation_panels(
     return {"A2B": row(real_a, fake_b, rec_a), "B2A": row(real_b, fake_a, rec_b)}
 
 
+class FixedSamples:
+    """The first ``num_images`` finite real A and real B images a trainer sees, kept to show progress on.
+
+    Picking them costs nothing and draws no extra random numbers. An image with a NaN or infinite pixel is left out.
+
+    Args:
+        num_images: samples per domain.
+        output_transform: ``output -> (real_a, real_b)`` batches.
+    """
+
+    def __init__(
+        self,
+        num_images: int,
+        output_transform: Callable[[Any], tuple[torch.Tensor, torch.Tensor]] = _real_images,
+    ) -> None:
+        self.num_images = num_images
+        self.output_transform = output_transform
+        self.a: list[torch.Tensor] = []
+        self.b: list[torch.Tensor] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.a) and bool(self.b)
+
+    def collect(self, engine: Engine) -> None:
+        """Keep copies of the engine's current real images until ``num_images`` of each domain are kept."""
+        if len(self.a) >= self.num_images and len(self.b) >= self.num_images:
+            return
+        real = self.output_transform(engine.state.output)
+        for samples, images in zip((self.a, self.b), real, strict=True):
+            finite = [x for x in images if torch.isfinite(x).all()]
+            samples.extend(x.detach().cpu().clone() for x in finite[: self.num_images - len(samples)])
+
+    def panels(self, g_ab: nn.Module, g_ba: nn.Module) -> dict[str, torch.Tensor]:
+        """:func:`translation_panels` of the kept samples."""
+        return translation_panels(g_ab, g_ba, torch.stack(self.a), torch.stack(self.b))
+
+
 class CycleGANImageHandler(TensorBoardHandler):
     """Every ``interval`` epochs, translate fixed samples with both generators and add them to TensorBoard.
 
-    The samples are the first ``num_images`` real A and real B images the trainer sees, so picking them costs nothing
-    and draws no extra random numbers. Tags: ``A2B`` (real A | fake B | rec A) and ``B2A`` (real B | fake A | rec B).
+    The samples are the first ``num_images`` real A and real B images the trainer sees (:class:`FixedSamples`). Tags:
+    ``A2B`` (real A | fake B | rec A) and ``B2A`` (real B | fake A | rec B).
 
     Args:
         g_ab: generator A -> B.
@@ -75,31 +112,18 @@ class CycleGANImageHandler(TensorBoardHandler):
     ) -> None:
         super().__init__(summary_writer=summary_writer, log_dir=log_dir)
         self.g_ab, self.g_ba = g_ab, g_ba
-        self.num_images = num_images
         self.interval = interval
-        self.output_transform = output_transform
-        self.samples_a: list[torch.Tensor] = []
-        self.samples_b: list[torch.Tensor] = []
+        self.samples = FixedSamples(num_images, output_transform)
 
     def attach(self, engine: Engine) -> None:
         """Collect samples after each iteration until enough, and write panels every ``interval`` epochs."""
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.samples.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self)
-
-    def collect(self, engine: Engine) -> None:
-        """Keep copies of the first real images of both domains, leaving out any with a NaN or infinite pixel."""
-        if len(self.samples_a) >= self.num_images and len(self.samples_b) >= self.num_images:
-            return
-        real = self.output_transform(engine.state.output)
-        for samples, images in zip((self.samples_a, self.samples_b), real, strict=True):
-            finite = [x for x in images if torch.isfinite(x).all()]
-            samples.extend(x.detach().cpu().clone() for x in finite[: self.num_images - len(samples)])
 
     def __call__(self, engine: Engine) -> None:
         """Write the panels of the current epoch."""
-        if not self.samples_a or not self.samples_b:
+        if not self.samples:
             return
-        panels = translation_panels(self.g_ab, self.g_ba, torch.stack(self.samples_a), torch.stack(self.samples_b))
-        for tag, images in panels.items():
+        for tag, images in self.samples.panels(self.g_ab, self.g_ba).items():
             self._writer.add_images(tag, images, engine.state.epoch)
         self._writer.flush()

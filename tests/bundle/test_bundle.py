@@ -73,6 +73,12 @@ class TestBundle(unittest.TestCase):
         self.assertGreater(state["pool_a"]["images"].shape[0], 0)
         self.assertGreater(len(state["random_states"]["data"]), 0)  # the random flips and contrast changes
 
+    def test_progress_animation_and_loss_curves(self):
+        with Image.open(self.out / "training_progress.gif") as gif:
+            self.assertEqual(gif.n_frames, self.workflow.trainer.state.epoch)  # one frame per epoch
+        for name in ("losses_generator.png", "losses_discriminator.png"):
+            self.assertTrue((self.out / name).is_file(), name)
+
     def test_run_record(self):
         record = json.loads((self.out / "run_record.json").read_text())
         # the last run into this output directory (the resume test may have added an epoch)

@@ -80,7 +80,7 @@ class TestMultiGpuTraining(unittest.TestCase):
     def test_only_the_first_process_logs_and_saves(self):
         handlers = [torch.load(self.out / f"rank{r}.pt", weights_only=True)["handlers"] for r in (0, 1)]
         self.assertEqual(handlers[1], ["LrScheduleHandler", "LrScheduleHandler", "DivergenceGuard"])
-        self.assertEqual(len(handlers[0]), 9)
+        self.assertEqual(len(handlers[0]), 10)
         self.assertEqual(len(list((self.out / "tensorboard").glob("events.out.tfevents.*"))), 1)
         self.assertTrue((self.out / "run_record.json").is_file())
 

@@ -47,9 +47,9 @@ class TestCycleGANImageHandler(unittest.TestCase):
             handler.attach(engine)
             engine.run(batches, max_epochs=2)
             writer.close()
-            self.assertEqual(len(handler.samples_a), 3)
+            self.assertEqual(len(handler.samples.a), 3)
             # samples are the first images seen (batch 0: 0.0, 0.0; batch 1: 0.1) and stay fixed afterwards
-            self.assertEqual([round(float(s.mean()), 3) for s in handler.samples_a], [0.0, 0.0, 0.1])
+            self.assertEqual([round(float(s.mean()), 3) for s in handler.samples.a], [0.0, 0.0, 0.1])
             events = EventAccumulator(tmp)
             events.Reload()
             tags = events.Tags()["images"]
@@ -67,7 +67,7 @@ class TestCycleGANImageHandler(unittest.TestCase):
         handler = CycleGANImageHandler(g, g, summary_writer=mock.MagicMock(), num_images=2)
         handler.attach(engine)
         engine.run(batches, max_epochs=1)
-        self.assertEqual([float(s.mean()) for s in handler.samples_a], [0.0, 1.0])  # the NaN image is left out
+        self.assertEqual([float(s.mean()) for s in handler.samples.a], [0.0, 1.0])  # the NaN image is left out
 
 
 if __name__ == "__main__":
