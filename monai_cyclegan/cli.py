@@ -39,6 +39,13 @@ def _phantom(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from monai_cyclegan.data.preview import preview_dataset
+
+    print(preview_dataset(args.dataset_dir, args.out, samples=args.samples, image_size=args.image_size))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from monai_cyclegan.bundle import bundle_dir, run_workflow
 
@@ -149,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     phantom.add_argument("--scale", type=float, default=1.0, help="grid scale, 1.0 is IXI's resolution (default: 1)")
     phantom.add_argument("--seed", type=int, default=0, help="seed of the phantom (default: 0)")
     phantom.set_defaults(func=_phantom)
+
+    preview = verbs.add_parser(
+        "preview",
+        help="a PNG of sample slices of each contrast of a data set, with their intensity histograms",
+        description="Pick SAMPLES files of each contrast of DATASET_DIR (any supported layout), prepare them as the "
+        "model will see them (a volume's middle axial slice), and draw them in a row per contrast, each row ending "
+        "with the histogram of its non-background intensities.",
+    )
+    preview.add_argument("--dataset_dir", required=True, help="the data set directory")
+    preview.add_argument("--out", default="preview.png", help="the PNG to write (default: preview.png)")
+    preview.add_argument("--samples", type=int, default=4, help="images per contrast (default: 4)")
+    preview.add_argument("--image_size", type=int, default=256, help="model size to prepare them for (default: 256)")
+    preview.set_defaults(func=_preview)
 
     train = verbs.add_parser(
         "train",

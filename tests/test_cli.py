@@ -18,7 +18,7 @@ from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from tests.evaluation.slices import write_slice_pairs
 
-VERBS = ("demo", "phantom", "train", "translate", "prepare-ixi", "split", "pair", "evaluate")
+VERBS = ("demo", "phantom", "preview", "train", "translate", "prepare-ixi", "split", "pair", "evaluate")
 
 
 class TestCli(unittest.TestCase):
@@ -56,6 +56,9 @@ class TestPhantomAndTrain(unittest.TestCase):
             self.assertIn(f"{data}: 2 T1 and 2 T2 volumes", printed.getvalue())
             paired = sorted(p.name for p in (data / "paired").glob("*.nii.gz"))  # both contrasts on one grid, labels
             self.assertEqual(paired, [f"PH00{i}-{kind}.nii.gz" for i in (1, 2) for kind in ("T1", "T2", "labels")])
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                code = main(["preview", "--dataset_dir", str(data), "--out", f"{tmp}/p.png", "--image_size", "32"])
+            self.assertEqual((code, printed.getvalue().strip()), (0, f"{tmp}/p.png"))
             tiny = Path(tmp) / "tiny.json"
             tiny.write_text('{"ngf": 4, "ndf": 4, "image_size": 32}')
             argv = ["train", "--dataset_dir", str(data), "--output_dir", str(out), "--ckpt_dir", str(out / "models")]
