@@ -71,6 +71,23 @@ def _translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from monai.bundle import ConfigParser
+
+    from monai_cyclegan.bundle import bundle_dir, direction_settings, load_generator
+    from monai_cyclegan.export import export_generator
+
+    parser = ConfigParser()
+    parser.read_config([str(bundle_dir() / "configs" / "inference.json"), *args.config])
+    parser.update({k: v for k, v in (("image_size", args.image_size), ("ngf", args.ngf)) if v is not None})
+    checkpoint = args.checkpoint or str(bundle_dir() / "models" / direction_settings(args.direction)["weights"])
+    network = load_generator(parser.get_parsed_content("network_def"), checkpoint, args.direction, "cpu")
+    image_size = parser.get_parsed_content("crop_size")
+    difference = export_generator(network, args.out, args.format, image_size, atol=args.atol)
+    print(f"{args.out}: {args.format} generator {args.direction}, matches PyTorch within {difference:.1e}")
+    return 0
+
+
 def _prepare_ixi(args: argparse.Namespace) -> int:
     from monai_cyclegan.data.prepare_ixi import prepare_ixi
 
@@ -213,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", action="append", default=[], help="a JSON config merged after inference.json, e.g. the training's"
     )
     translate.set_defaults(func=_translate)
+
+    export = verbs.add_parser(
+        "export",
+        help="export a trained generator to TorchScript or ONNX, checked against PyTorch",
+        description="Load a generator as inference.json builds it (any --config merged after it), export it with a "
+        "free batch size, run the export on a random batch and keep the file only if it matches PyTorch within "
+        "--atol. ONNX needs the export extra: pip install 'monai-cyclegan[export]'.",
+    )
+    export.add_argument("--out", required=True, help="the file to write, e.g. model.ts or model.onnx")
+    export.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript", help="(torchscript)")
+    export.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default="t1_to_t2", help="(t1_to_t2)")
+    export.add_argument("--checkpoint", default=None, help="weights file or models/ folder (default: the bundle's)")
+    export.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
+    export.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
+    export.add_argument("--atol", type=float, default=1e-4, help="largest allowed difference from PyTorch (1e-4)")
+    export.add_argument("--config", action="append", default=[], help="a JSON config merged after inference.json")
+    export.set_defaults(func=_export)
 
     prepare = verbs.add_parser(
         "prepare-ixi",

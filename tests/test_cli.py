@@ -18,7 +18,7 @@ from monai_cyclegan.data import list_ixi_volumes, load_splits
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from tests.evaluation.slices import write_slice_pairs
 
-VERBS = ("demo", "phantom", "preview", "train", "translate", "prepare-ixi", "split", "pair", "evaluate")
+VERBS = ("demo", "phantom", "preview", "train", "translate", "export", "prepare-ixi", "split", "pair", "evaluate")
 
 
 class TestCli(unittest.TestCase):
@@ -77,6 +77,11 @@ class TestPhantomAndTrain(unittest.TestCase):
             self.assertEqual(code, 0)
             self.assertIn(f"2 file(s) translated t2_to_t1 into {out / 'synT1'}", printed.getvalue())
             self.assertIn("translating 2 volume file(s)", bar.getvalue())  # the progress bar
+            argv = ["export", "--out", f"{tmp}/g.onnx", "--format", "onnx", "--direction", "t2_to_t1"]
+            argv += ["--checkpoint", str(out / "models"), "--config", str(tiny)]
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                self.assertEqual(main(argv), 0)
+            self.assertRegex(printed.getvalue(), r"g\.onnx: onnx generator t2_to_t1, matches PyTorch within")
             for source in sorted((data / "IXI-T2").glob("*.nii.gz")):
                 result = nib.load(out / "synT1" / source.name.replace(".nii.gz", "_synT1.nii.gz"))
                 self.assertEqual(result.shape, nib.load(source).shape)
