@@ -15,7 +15,7 @@ from monai_cyclegan.evaluation.training_curves import save_loss_curves
 from monai_cyclegan.files import write_atomically
 from monai_cyclegan.handlers.image_panels import FixedSamples
 
-__all__ = ["TrainingProgressHandler"]
+__all__ = ["TrainingProgressHandler", "progress_frame"]
 
 
 def progress_frame(panels: dict[str, torch.Tensor], epoch: int) -> Image.Image:
