@@ -10,6 +10,30 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 _MONAI_WRAPPERS = ("Failed to ", "applying transform ")
+_DIRECTIONS = ("t1_to_t2", "t2_to_t1")  # monai_cyclegan.bundle.DIRECTIONS, not imported: it keeps `--help` fast
+# argparse attributes that are not config IDs
+_NOT_CONFIG_IDS = ("verb", "func", "config")
+
+
+def _run_bundle_config(
+    name: str, workflow_type: str | None, args: argparse.Namespace, not_ids: tuple[str, ...] = (), **overrides
+):
+    """Run the bundle config ``name`` with every ``--config`` file merged after it and the verb's flags as overrides.
+
+    A flag left unset (None) keeps the config's value; flags named in ``not_ids`` are not config IDs and are left out
+    (the verb turns them into ``overrides``).
+    """
+    from monai_cyclegan.bundle import bundle_dir, run_workflow  # deferred: keeps `--help` fast
+
+    skipped = _NOT_CONFIG_IDS + not_ids
+    flags = {k: v for k, v in vars(args).items() if k not in skipped and v is not None}
+    return run_workflow([str(bundle_dir() / "configs" / name), *args.config], workflow_type, **flags, **overrides)
+
+
+def _add_config_option(parser: argparse.ArgumentParser, after: str, example: str = "") -> None:
+    parser.add_argument(
+        "--config", action="append", default=[], help=f"a JSON config merged after {after}{example} (repeatable)"
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -47,11 +71,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from monai_cyclegan.bundle import bundle_dir, run_workflow
-
-    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config") and v is not None}
-    configs = [str(bundle_dir() / "configs" / "train.json"), *args.config]
-    workflow = run_workflow(configs, "train", **overrides)
+    workflow = _run_bundle_config("train.json", "train", args)
     state = workflow.trainer.state
     ckpt_dir = workflow.parser.get_parsed_content("ckpt_dir")
     print(f"trained {state.epoch} epochs ({state.iteration} iterations); generators in {ckpt_dir}")
@@ -59,13 +79,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _translate(args: argparse.Namespace) -> int:
-    from monai_cyclegan.bundle import bundle_dir, run_workflow
-
-    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config", "fp32") and v is not None}
-    if args.fp32:
-        overrides["amp"] = False
-    configs = [str(bundle_dir() / "configs" / "inference.json"), *args.config]
-    workflow = run_workflow(configs, "infer", **overrides)
+    precision = {"amp": False} if args.fp32 else {}
+    workflow = _run_bundle_config("inference.json", "infer", args, not_ids=("fp32",), **precision)
     count = len(workflow.parser.get_parsed_content("inputs").files)
     print(f"{count} file(s) translated {workflow.parser.get_parsed_content('direction')} into {args.output_dir}")
     return 0
@@ -130,11 +145,7 @@ def _pair(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from monai_cyclegan.bundle import bundle_dir, run_workflow
-
-    overrides = {k: v for k, v in vars(args).items() if k not in ("verb", "func", "config") and v is not None}
-    configs = [str(bundle_dir() / "configs" / "evaluate.json"), *args.config]
-    workflow = run_workflow(configs, None, **overrides)
+    workflow = _run_bundle_config("evaluate.json", None, args)
     summary = workflow.parser.get_parsed_content("evaluate")
     for direction, methods in summary["metrics"].items():
         for method, m in methods.items():
@@ -204,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None, help="seed (default: 0)")
     train.add_argument("--amp", action="store_true", default=None, help="mixed precision (bf16 on CPU)")
     train.add_argument("--resume", action="store_true", default=None, help="continue from the newest checkpoint")
-    train.add_argument(
-        "--config", action="append", default=[], help="a JSON config merged after train.json (repeatable)"
-    )
+    _add_config_option(train, "train.json")
     train.set_defaults(func=_train)
 
     translate = verbs.add_parser(
@@ -218,17 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--input_path", required=True, help="a NIfTI or PNG/JPEG file, or a folder of one kind")
     translate.add_argument("--output_dir", required=True, help="where the translated files go")
-    translate.add_argument(
-        "--direction", choices=("t1_to_t2", "t2_to_t1"), default=None, help="translation direction (t1_to_t2)"
-    )
+    translate.add_argument("--direction", choices=_DIRECTIONS, default=None, help="translation direction (t1_to_t2)")
     translate.add_argument(
         "--checkpoint", default=None, help="generator weights (default: the bundle's models/ file of the direction)"
     )
     translate.add_argument("--sw_batch_size", type=int, default=None, help="slices per generator batch (default: 8)")
     translate.add_argument("--fp32", action="store_true", help="run the generator in float32 instead of bf16")
-    translate.add_argument(
-        "--config", action="append", default=[], help="a JSON config merged after inference.json, e.g. the training's"
-    )
+    _add_config_option(translate, "inference.json", ", e.g. the one the model was trained with")
     translate.set_defaults(func=_translate)
 
     export = verbs.add_parser(
@@ -240,12 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, help="the file to write, e.g. model.ts or model.onnx")
     export.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript", help="(torchscript)")
-    export.add_argument("--direction", choices=("t1_to_t2", "t2_to_t1"), default="t1_to_t2", help="(t1_to_t2)")
+    export.add_argument("--direction", choices=_DIRECTIONS, default="t1_to_t2", help="(t1_to_t2)")
     export.add_argument("--checkpoint", default=None, help="weights file or models/ folder (default: the bundle's)")
     export.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
     export.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
     export.add_argument("--atol", type=float, default=1e-4, help="largest allowed difference from PyTorch (1e-4)")
-    export.add_argument("--config", action="append", default=[], help="a JSON config merged after inference.json")
+    _add_config_option(export, "inference.json", ", e.g. the one the model was trained with")
     export.set_defaults(func=_export)
 
     prepare = verbs.add_parser(
@@ -319,12 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a models/ directory (model.pt, model_t2_to_t1.pt), a weights file, or a full training checkpoint "
         "(default: the bundle's models/)",
     )
-    evaluate.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        help="a JSON config merged after evaluate.json, e.g. the one the model was trained with (repeatable)",
-    )
+    _add_config_option(evaluate, "evaluate.json", ", e.g. the one the model was trained with")
     evaluate.add_argument("--run_record", default=None, help="the training's run_record.json (time and commit)")
     evaluate.add_argument(
         "--tensorboard_dir", default=None, help="the training's tensorboard/ folder: also draw its loss curves"
