@@ -28,7 +28,11 @@ def axial_display(image: torch.Tensor) -> torch.Tensor:
 
 
 def save_panel_png(
-    rows: Sequence[Sequence[np.ndarray]], path: str | Path, titles: Sequence[str] | None = None, scale: int = 1
+    rows: Sequence[Sequence[np.ndarray]],
+    path: str | Path,
+    titles: Sequence[str] | None = None,
+    scale: int = 1,
+    row_labels: Sequence[str] | None = None,
 ) -> Path:
     """Write a grid of grayscale images in [0, 1] (all of one size) as an 8-bit PNG, with optional column titles.
 
@@ -39,6 +43,7 @@ def save_panel_png(
         path: the PNG file to write.
         titles: one title per column, drawn above the grid.
         scale: integer upsampling factor (nearest neighbour) for small images.
+        row_labels: one label per row, drawn at the top left of the row's first image.
     """
     height, width = rows[0][0].shape
     title_h = 16 if titles else 0
@@ -51,6 +56,10 @@ def save_panel_png(
         draw = ImageDraw.Draw(picture)
         for j, title in enumerate(titles):
             draw.text((j * width + 4, 2), title, fill=255)
+    if row_labels:
+        draw = ImageDraw.Draw(picture)
+        for i, label in enumerate(row_labels):
+            draw.text((4, title_h + i * height + 2), label, fill=255)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
     path = Path(path)

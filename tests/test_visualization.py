@@ -18,6 +18,16 @@ class TestPictures(unittest.TestCase):
                 self.assertEqual(picture.size, (14, 16 + 15))
                 self.assertEqual(picture.getpixel((10, 20)), 255)  # second column is white
 
+    def test_row_labels_are_drawn_on_their_rows(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [[np.zeros((40, 80))]] * 2
+            path = save_panel_png(rows, Path(tmp) / "p.png", row_labels=["", "T2"])
+            with Image.open(path) as picture:
+                pixels = np.asarray(picture)
+        self.assertEqual(pixels.shape, (80, 80))
+        self.assertEqual(pixels[:40].max(), 0)  # the first row's label is empty
+        self.assertGreater(pixels[40:55, :30].max(), 200)  # "T2" (antialiased) at the top left of the second row
+
     def test_curves_are_drawn_in_their_colours(self):
         with tempfile.TemporaryDirectory() as tmp:
             rising = [(i, i / 10) for i in range(100)]

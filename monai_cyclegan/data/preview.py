@@ -7,12 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from monai.transforms import ResizeWithPadOrCrop
-from PIL import Image, ImageDraw
 
 from monai_cyclegan.data.layouts import detect_layout
-from monai_cyclegan.files import write_atomically
 from monai_cyclegan.transforms import inference_preprocessing
-from monai_cyclegan.visualization import axial_display
+from monai_cyclegan.visualization import axial_display, save_panel_png
 
 __all__ = ["preview_dataset"]
 
@@ -67,17 +65,6 @@ def preview_dataset(dataset_dir: str | Path, out: str | Path, samples: int = 4, 
         picks = [entries[i] for i in np.linspace(0, len(entries) - 1, min(samples, len(entries))).round().astype(int)]
         images = [_sample_slice(e["image"], layout.kind, image_size) for e in picks]
         histogram = _histogram(np.concatenate([i.ravel() for i in images]), image_size, image_size)
-        rows.append(np.concatenate(images + [histogram], axis=1))
+        rows.append(images + [histogram])
         labels.append(f"{contrast}: {len(entries)} files, {len(picks)} shown; histogram")
-    width = max(r.shape[1] for r in rows)
-    canvas = np.zeros((len(rows) * image_size, width), dtype=np.float32)
-    for i, row in enumerate(rows):
-        canvas[i * image_size : (i + 1) * image_size, : row.shape[1]] = row
-    picture = Image.fromarray(np.round(np.clip(canvas, 0, 1) * 255).astype(np.uint8), mode="L")
-    draw = ImageDraw.Draw(picture)
-    for i, label in enumerate(labels):
-        draw.text((4, i * image_size + 2), label, fill=255)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, lambda temporary: picture.save(temporary, format="PNG"))
-    return out
+    return save_panel_png(rows, out, row_labels=labels)
