@@ -28,10 +28,21 @@ __all__ = [
 
 BUNDLE_NAME = "ixi_t1t2_cyclegan"
 
-# Per direction: the network key in a full-state checkpoint, the deployed weights file, the output name postfix.
+# Per direction: the network key in a full-state checkpoint, the deployed weights file, the output name postfix, the
+# NIfTI header description of the outputs.
 DIRECTIONS: dict[str, dict[str, str]] = {
-    "t1_to_t2": {"network": "g_ab", "weights": "model.pt", "postfix": "synT2"},
-    "t2_to_t1": {"network": "g_ba", "weights": "model_t2_to_t1.pt", "postfix": "synT1"},
+    "t1_to_t2": {
+        "network": "g_ab",
+        "weights": "model.pt",
+        "postfix": "synT2",
+        "description": "synthetic T2w from T1w (monai_cyclegan), not for diagnostic use",
+    },
+    "t2_to_t1": {
+        "network": "g_ba",
+        "weights": "model_t2_to_t1.pt",
+        "postfix": "synT1",
+        "description": "synthetic T1w from T2w (monai_cyclegan), not for diagnostic use",
+    },
 }
 
 

@@ -10,7 +10,7 @@ from monai_cyclegan.transforms.intensity import (
     RobustScaleIntensity,
     RobustScaleIntensityd,
 )
-from monai_cyclegan.transforms.io import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged
+from monai_cyclegan.transforms.io import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged, NiftiHeaderWriter
 from monai_cyclegan.transforms.pipelines import (
     augmentations,
     image_file_preprocessing,
@@ -34,6 +34,7 @@ __all__ = [
     "Grayscale",
     "Grayscaled",
     "NamedLoadImaged",
+    "NiftiHeaderWriter",
     "RobustScaleIntensity",
     "RobustScaleIntensityd",
     "ValidateVolume",

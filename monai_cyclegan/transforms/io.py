@@ -11,16 +11,17 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import torch
 from monai.config import KeysCollection, PathLike
-from monai.data import MetaTensor
+from monai.data import MetaTensor, NibabelWriter
 from monai.transforms import LoadImaged, SaveImage, SaveImaged
 from monai.utils import MetaKeys, PostFix
 
 from monai_cyclegan.files import write_atomically
 
-__all__ = ["AtomicSaveImage", "AtomicSaveImaged", "NamedLoadImaged"]
+__all__ = ["AtomicSaveImage", "AtomicSaveImaged", "NamedLoadImaged", "NiftiHeaderWriter"]
 
 
 class NamedLoadImaged(LoadImaged):
@@ -56,17 +57,53 @@ def _writable_folder(folder: PathLike) -> None:
         raise PermissionError(f"{folder}: the output folder is not writable.")
 
 
+class NiftiHeaderWriter(NibabelWriter):
+    """``NibabelWriter`` that keeps the input's units and describes the file in its header.
+
+    MONAI's writer builds a fresh header: the spatial and temporal units (``xyzt_units``) become "unknown", which
+    viewers may read as other than millimetres. This writer copies them from the input's metadata, where MONAI's
+    NIfTI reader puts them, and fills ``descrip`` (80 bytes, shown by ``fslhd`` and the viewers' info panels). Like
+    MONAI's, it writes the affine as both sform and qform with code 1 (scanner), as ITK does, so nibabel, 3D Slicer and
+    ITK-SNAP place the volume alike.
+
+    Args:
+        description: text for the header's ``descrip`` field, cut to 79 bytes.
+        kwargs: the arguments of ``monai.data.NibabelWriter``.
+    """
+
+    def __init__(self, description: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.description = description.encode()[:79]
+        self.xyzt_units: int | None = None
+
+    def set_metadata(self, meta_dict: Mapping | None = None, resample: bool = True, **options: Any) -> None:
+        """As ``NibabelWriter.set_metadata``, and keep the input's ``xyzt_units``."""
+        super().set_metadata(meta_dict, resample, **options)
+        units = (meta_dict or {}).get("xyzt_units")
+        self.xyzt_units = None if units is None else int(units)
+
+    def write(self, filename: PathLike, verbose: bool = False, **obj_kwargs: Any) -> None:
+        """Write ``filename`` as ``NibabelWriter.write`` does, with the units and description in the header."""
+        header = nib.Nifti1Header()
+        if self.xyzt_units is not None:
+            header["xyzt_units"] = self.xyzt_units
+        header["descrip"] = self.description
+        super().write(filename, verbose, header=header, **obj_kwargs)
+
+
 class AtomicSaveImage(SaveImage):
     """``SaveImage`` that writes each file under a temporary name in the output folder and renames it when complete.
 
     The output names are MONAI's (``<input name>_<postfix><ext>``); while a file is being written it is a hidden
     ``.<name>.<random>.tmp<ext>`` beside it (:func:`~monai_cyclegan.files.write_atomically`), removed if the write
     fails. The output folder is created and checked when the transform is built, so an unwritable folder stops a run
-    before any image is processed.
+    before any image is processed. NIfTI files are written by :class:`NiftiHeaderWriter` unless a ``writer`` is given:
+    they keep the input's units and carry ``nifti_description``.
 
     Args:
         output_dir: the output folder.
         output_ext: the file extension, which picks the writer (lower case is used).
+        nifti_description: the ``descrip`` header field of NIfTI outputs.
         kwargs: the other arguments of ``monai.transforms.SaveImage``.
 
     Raises:
@@ -74,10 +111,17 @@ class AtomicSaveImage(SaveImage):
         OSError: when the output folder cannot be created or written to (at construction).
     """
 
-    def __init__(self, output_dir: PathLike = "./", output_ext: str = ".nii.gz", **kwargs: Any) -> None:
+    def __init__(
+        self, output_dir: PathLike = "./", output_ext: str = ".nii.gz", nifti_description: str = "", **kwargs: Any
+    ) -> None:
         if not output_ext:
             raise ValueError("AtomicSaveImage needs an output_ext such as '.nii.gz' or '.png'.")
+        nifti = output_ext.lower() in (".nii", ".nii.gz") and kwargs.get("writer") is None
+        if nifti:
+            kwargs["writer"] = NiftiHeaderWriter
         super().__init__(output_dir=output_dir, output_ext=output_ext.lower(), **kwargs)
+        if nifti:
+            self.set_options(init_kwargs={"description": nifti_description})
         _writable_folder(output_dir)
 
     def __call__(
@@ -113,6 +157,7 @@ class AtomicSaveImaged(SaveImaged):
         meta_keys: as in ``SaveImaged``.
         meta_key_postfix: as in ``SaveImaged``.
         allow_missing_keys: as in ``SaveImaged``.
+        nifti_description: the ``descrip`` header field of NIfTI outputs (:class:`NiftiHeaderWriter`).
         saver_args: the other arguments of ``monai.transforms.SaveImaged`` (``output_postfix``, ``output_ext``, ...).
 
     Raises:
@@ -126,6 +171,7 @@ class AtomicSaveImaged(SaveImaged):
         meta_keys: KeysCollection | None = None,
         meta_key_postfix: str = PostFix.meta(),
         allow_missing_keys: bool = False,
+        nifti_description: str = "",
         **saver_args: Any,
     ) -> None:
         super().__init__(
@@ -136,4 +182,4 @@ class AtomicSaveImaged(SaveImaged):
             allow_missing_keys=allow_missing_keys,
             **saver_args,
         )
-        self.saver = AtomicSaveImage(output_dir=output_dir, **saver_args)
+        self.saver = AtomicSaveImage(output_dir=output_dir, nifti_description=nifti_description, **saver_args)

@@ -12,6 +12,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import itk
 import nibabel as nib
 import numpy as np
 import torch
@@ -125,7 +126,7 @@ class TestBundle(unittest.TestCase):
         images = events.Tags()["images"]
         self.assertTrue(any(t.startswith("A2B") for t in images) and any(t.startswith("B2A") for t in images))
 
-    def test_inference_keeps_affine_and_shape_in_both_directions(self):
+    def test_inference_keeps_geometry_units_and_shape_in_both_directions(self):
         phantom = self.out / "phantom"
         for direction, folder, weights in (
             ("t1_to_t2", "IXI-T1", "model.pt"),
@@ -150,6 +151,19 @@ class TestBundle(unittest.TestCase):
                     src, res = nib.load(source), nib.load(result)
                     self.assertEqual(res.shape, src.shape)
                     np.testing.assert_allclose(res.affine, src.affine, atol=1e-4)
+                    self.assertEqual(res.header.get_xyzt_units()[0], "mm")
+                    self.assertIn(b"not for diagnostic use", res.header["descrip"].item())
+                    # ITK, which 3D Slicer and ITK-SNAP read NIfTI with, places it where it places the input
+                    src_itk, res_itk = itk.imread(str(source)), itk.imread(str(result))
+                    for geometry in ("GetOrigin", "GetSpacing"):
+                        np.testing.assert_allclose(
+                            tuple(getattr(res_itk, geometry)()), tuple(getattr(src_itk, geometry)()), atol=1e-4
+                        )
+                    np.testing.assert_allclose(
+                        itk.array_from_matrix(res_itk.GetDirection()),
+                        itk.array_from_matrix(src_itk.GetDirection()),
+                        atol=1e-5,
+                    )
                     data = res.get_fdata()
                     self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
 

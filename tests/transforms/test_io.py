@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 import torch
 from monai.data import MetaTensor, NibabelWriter
-from monai.transforms import SaveImaged
+from monai.transforms import LoadImaged, SaveImaged
 from parameterized import parameterized
 
 from monai_cyclegan.transforms import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged
@@ -140,6 +140,30 @@ class TestAtomicSaveImaged(unittest.TestCase):
                 AtomicSaveImaged("pred", output_dir=self.out)
         finally:
             self.out.chmod(0o755)
+
+    def test_nifti_keeps_the_input_units_and_carries_a_description(self):
+        source = Path(self._tmp.name) / "in" / "PH001-T1.nii.gz"
+        source.parent.mkdir()
+        volume = nib.Nifti1Image(np.random.default_rng(0).random((4, 5, 6), dtype=np.float32), AFFINE)
+        volume.header.set_xyzt_units("micron", "msec")
+        nib.save(volume, source)
+        loaded = LoadImaged("image", image_only=True, ensure_channel_first=True)({"image": str(source)})
+        settings = {"output_postfix": "synT2", "separate_folder": False, "print_log": False}
+        AtomicSaveImaged("image", output_dir=self.out, nifti_description="synthetic T2w " + "x" * 90, **settings)(
+            loaded
+        )
+        saved = nib.load(self.out / "PH001-T1_synT2.nii.gz")
+        self.assertEqual(saved.header.get_xyzt_units(), ("micron", "msec"))
+        self.assertEqual(saved.header["descrip"].item(), ("synthetic T2w " + "x" * 90).encode()[:79])
+        # one geometry for every viewer: sform and qform both hold the affine, as scanner coordinates (code 1)
+        self.assertEqual((int(saved.header["sform_code"]), int(saved.header["qform_code"])), (1, 1))
+        np.testing.assert_allclose(saved.get_sform(), AFFINE)
+        np.testing.assert_allclose(saved.get_qform(), AFFINE)
+        np.testing.assert_array_equal(saved.get_fdata(), volume.get_fdata())
+        # MONAI's own writer forgets the units
+        SaveImaged("image", output_dir=Path(self._tmp.name) / "monai", **settings)(loaded)
+        monai_saved = nib.load(Path(self._tmp.name) / "monai" / "PH001-T1_synT2.nii.gz")
+        self.assertEqual(monai_saved.header.get_xyzt_units(), ("unknown", "unknown"))
 
     def test_an_extension_is_needed(self):
         with self.assertRaisesRegex(ValueError, "needs an output_ext"):
