@@ -160,7 +160,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all verbs."""
-    parser = argparse.ArgumentParser(prog="monai-cyclegan", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="monai-cyclegan",
+        description="Unpaired T1w <-> T2w brain MRI translation with CycleGAN: data, training, translation, "
+        "evaluation and export. 'monai-cyclegan VERB --help' describes each verb.",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
     demo = verbs.add_parser(
         "demo",

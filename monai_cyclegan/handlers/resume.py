@@ -31,10 +31,10 @@ class ResumeCheckpointLoader:
         map_location: ``torch.load``'s ``map_location``.
         name: logger name; the engine's logger when None.
 
-    Raises (when the engine starts):
-        FileNotFoundError: when the folder holds no checkpoint.
-        RuntimeError: when no checkpoint loads (naming each file and its problem), or when the newest one that loads
-            does not fit the objects (another architecture or pipeline).
+    Raises:
+        FileNotFoundError: when the engine starts and the folder holds no checkpoint.
+        RuntimeError: when the engine starts and no checkpoint loads (naming each file and its problem), or when the
+            newest one that loads does not fit the objects (another architecture or pipeline).
     """
 
     def __init__(
