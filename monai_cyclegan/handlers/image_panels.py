@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,9 +14,30 @@ from monai.handlers import TensorBoardHandler
 from torch import nn
 
 from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys
+from monai_cyclegan.files import write_atomically
 from monai_cyclegan.visualization import axial_display, to_unit_range
 
-__all__ = ["CycleGANImageHandler", "FixedSamples", "translation_panels"]
+__all__ = ["CycleGANImageHandler", "FixedSamples", "on_first_epoch", "translation_panels"]
+
+
+def on_first_epoch(engine: Engine, handler: Callable[[Engine], None]) -> None:
+    """Call ``handler(engine)`` at the first epoch start of every ``engine.run``.
+
+    Unlike ``Events.STARTED``, this comes after a checkpoint loader has restored the engine's epoch (it also runs at
+    ``STARTED``, but may be attached later), so ``engine.state.epoch - 1`` is the epoch the run resumes from.
+    """
+    first = [True]
+
+    def reset(_: Engine) -> None:
+        first[0] = True
+
+    def call(e: Engine) -> None:
+        if first[0]:
+            first[0] = False
+            handler(e)
+
+    engine.add_event_handler(Events.STARTED, reset)
+    engine.add_event_handler(Events.EPOCH_STARTED, call)
 
 
 def _real_images(output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,33 +75,64 @@ class FixedSamples:
     """The first ``num_images`` finite real A and real B images a trainer sees, kept to show progress on.
 
     Picking them costs nothing and draws no extra random numbers. An image with a NaN or infinite pixel is left out.
+    With a ``store`` file the samples are saved there as they are picked, and a resumed run (one whose first epoch
+    is not epoch 1) takes them back, so that its pictures show the same slices as the interrupted run's; a run that
+    starts at epoch 1 forgets the stored ones.
 
     Args:
         num_images: samples per domain.
         output_transform: ``output -> (real_a, real_b)`` batches.
+        store: file that keeps the samples across a resume; None keeps them in memory only.
     """
 
     def __init__(
         self,
         num_images: int,
         output_transform: Callable[[Any], tuple[torch.Tensor, torch.Tensor]] = _real_images,
+        store: str | Path | None = None,
     ) -> None:
         self.num_images = num_images
         self.output_transform = output_transform
+        self.store = None if store is None else Path(store)
         self.a: list[torch.Tensor] = []
         self.b: list[torch.Tensor] = []
 
     def __bool__(self) -> bool:
         return bool(self.a) and bool(self.b)
 
+    def attach(self, engine: Engine) -> None:
+        """Take back stored samples when the run starts (see the class docstring), then collect after iterations."""
+        on_first_epoch(engine, self.start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+
+    def start(self, engine: Engine) -> None:
+        """A resumed run takes the stored samples; a new run (at epoch 1) removes them."""
+        self.a, self.b = [], []
+        if self.store is None:
+            return
+        if engine.state.epoch > 1 and self.store.is_file():
+            try:
+                state = torch.load(self.store, weights_only=True)
+                self.a, self.b = list(state["a"]), list(state["b"])
+                return
+            except (OSError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError) as e:
+                # a damaged store only costs the pictures' continuity
+                warnings.warn(f"{self.store}: cannot be read ({e}); picking new samples.", stacklevel=1)
+        self.store.unlink(missing_ok=True)
+
     def collect(self, engine: Engine) -> None:
         """Keep copies of the engine's current real images until ``num_images`` of each domain are kept."""
         if len(self.a) >= self.num_images and len(self.b) >= self.num_images:
             return
+        kept = len(self.a) + len(self.b)
         real = self.output_transform(engine.state.output)
         for samples, images in zip((self.a, self.b), real, strict=True):
             finite = [x for x in images if torch.isfinite(x).all()]
             samples.extend(x.detach().cpu().clone() for x in finite[: self.num_images - len(samples)])
+        if self.store is not None and len(self.a) + len(self.b) > kept and self:
+            state = {"a": torch.stack(self.a), "b": torch.stack(self.b)}
+            self.store.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.store, lambda path: torch.save(state, path))
 
     def panels(self, g_ab: nn.Module, g_ba: nn.Module) -> dict[str, torch.Tensor]:
         """:func:`translation_panels` of the kept samples."""
@@ -98,6 +153,7 @@ class CycleGANImageHandler(TensorBoardHandler):
         num_images: samples per direction.
         interval: epochs between panels.
         output_transform: ``output -> (real_a, real_b)`` batches.
+        samples_file: keeps the samples across a resume (:class:`FixedSamples` ``store``); None: memory only.
     """
 
     def __init__(
@@ -109,15 +165,16 @@ class CycleGANImageHandler(TensorBoardHandler):
         num_images: int = 4,
         interval: int = 1,
         output_transform: Callable[[Any], tuple[torch.Tensor, torch.Tensor]] = _real_images,
+        samples_file: str | Path | None = None,
     ) -> None:
         super().__init__(summary_writer=summary_writer, log_dir=log_dir)
         self.g_ab, self.g_ba = g_ab, g_ba
         self.interval = interval
-        self.samples = FixedSamples(num_images, output_transform)
+        self.samples = FixedSamples(num_images, output_transform, store=samples_file)
 
     def attach(self, engine: Engine) -> None:
         """Collect samples after each iteration until enough, and write panels every ``interval`` epochs."""
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.samples.collect)
+        self.samples.attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self)
 
     def __call__(self, engine: Engine) -> None:

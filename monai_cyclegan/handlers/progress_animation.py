@@ -13,7 +13,7 @@ from torch import nn
 
 from monai_cyclegan.evaluation.training_curves import save_loss_curves
 from monai_cyclegan.files import write_atomically
-from monai_cyclegan.handlers.image_panels import FixedSamples
+from monai_cyclegan.handlers.image_panels import FixedSamples, on_first_epoch
 
 __all__ = ["TrainingProgressHandler", "progress_frame"]
 
@@ -30,15 +30,19 @@ def progress_frame(panels: dict[str, torch.Tensor], epoch: int) -> Image.Image:
 class TrainingProgressHandler:
     """Renders fixed samples through both generators every ``interval`` epochs; at the end writes the animation.
 
-    When training completes, ``output_dir/training_progress.gif`` holds one frame per rendered epoch (the original
-    CycleGAN work's signature figure) and, with ``log_dir``, ``losses_generator.png`` and
-    ``losses_discriminator.png`` are drawn from the TensorBoard logs. Frames stay in memory as 8-bit images: about
-    0.8 MB each for two 256² samples.
+    Each frame is written when it is rendered, to ``output_dir/training_progress/epoch_<n>.png``, so that frames cost
+    no memory and outlive an interruption. When training completes, ``output_dir/training_progress.gif`` gets one
+    frame per rendered epoch (the original CycleGAN work's signature figure) and, with ``log_dir``,
+    ``losses_generator.png`` and ``losses_discriminator.png`` are drawn from the TensorBoard logs.
+
+    A resumed run keeps the frames up to the epoch it resumes from and the samples they show (stored beside them), so
+    its animation covers the whole training, as an uninterrupted run's does. A run that starts at epoch 1 removes the
+    frames of any earlier run in ``output_dir``.
 
     Args:
         g_ab: generator A -> B.
         g_ba: generator B -> A.
-        output_dir: where the GIF and the loss curves go.
+        output_dir: where the GIF, its frames and the loss curves go.
         num_images: samples per direction in each frame.
         interval: epochs between frames.
         log_dir: the training's TensorBoard folder, for the loss curves; None draws none.
@@ -47,6 +51,7 @@ class TrainingProgressHandler:
     """
 
     GIF_NAME = "training_progress.gif"
+    FRAMES_DIR = "training_progress"
 
     def __init__(
         self,
@@ -61,33 +66,50 @@ class TrainingProgressHandler:
     ) -> None:
         self.g_ab, self.g_ba = g_ab, g_ba
         self.output_dir = Path(output_dir)
-        self.samples = FixedSamples(num_images)
+        self.frames_dir = self.output_dir / self.FRAMES_DIR
+        self.samples = FixedSamples(num_images, store=self.frames_dir / "samples.pt")
         self.interval = interval
         self.log_dir = log_dir
         self.summary_writer = summary_writer
         self.frame_ms = frame_ms
-        self.frames: list[Image.Image] = []
 
     def attach(self, engine: Engine) -> None:
-        """Collect samples, render a frame every ``interval`` epochs, write everything on completion."""
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.samples.collect)
+        """Drop stale frames at the start, collect samples, render every ``interval`` epochs, write at the end."""
+        on_first_epoch(engine, self.drop_stale_frames)
+        self.samples.attach(engine)
         engine.add_event_handler(Events.EPOCH_COMPLETED(every=self.interval), self.render)
         engine.add_event_handler(Events.COMPLETED, self.write)
 
+    def frames(self) -> dict[int, Path]:
+        """The frame files on disk, by epoch, in epoch order."""
+        found = {int(p.stem[6:]): p for p in self.frames_dir.glob("epoch_*.png") if p.stem[6:].isdigit()}
+        return dict(sorted(found.items()))
+
+    def drop_stale_frames(self, engine: Engine) -> None:
+        """Remove the frames of epochs this run will render again (all of them when it starts at epoch 1)."""
+        for epoch, path in self.frames().items():
+            if epoch >= engine.state.epoch:
+                path.unlink()
+
     def render(self, engine: Engine) -> None:
-        """Add the frame of the current epoch."""
+        """Write the frame of the current epoch."""
         if self.samples:
-            self.frames.append(progress_frame(self.samples.panels(self.g_ab, self.g_ba), engine.state.epoch))
+            frame = progress_frame(self.samples.panels(self.g_ab, self.g_ba), engine.state.epoch)
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.frames_dir / f"epoch_{engine.state.epoch:05d}.png", frame.save)
 
     def write(self, engine: Engine) -> None:
         """Write the GIF and the loss curves."""
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        if self.frames:
-            first, *rest = self.frames
+        frames = [Image.open(path) for path in self.frames().values()]
+        if frames:
+            first, *rest = frames
             write_atomically(
                 self.output_dir / self.GIF_NAME,
                 lambda path: first.save(path, save_all=True, append_images=rest, duration=self.frame_ms, loop=0),
             )
+            for frame in frames:
+                frame.close()
         if self.log_dir is not None:
             if self.summary_writer is not None:
                 self.summary_writer.flush()

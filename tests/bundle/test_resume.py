@@ -12,7 +12,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image, ImageSequence
 
 from tests.bundle.faults import TRAIN, fault_config
 
@@ -84,6 +86,17 @@ class TestResumeAfterSigkill(unittest.TestCase):
             deployed_resumed = torch.load(self.crashed / "models" / model, weights_only=True)
             for name, tensor in deployed_whole.items():
                 self.assertTrue(torch.equal(tensor, deployed_resumed[name]), f"{model}: {name} differs")
+
+    def test_resumed_animation_covers_the_whole_training(self):
+        """The GIF keeps the killed run's frames and samples: it equals the uninterrupted run's, frame for frame."""
+        self.assertEqual(self.resumed.returncode, 0, self.resumed.stderr[-3000:])
+        frames = {}
+        for name, out in (("whole", self.whole), ("resumed", self.crashed)):
+            with Image.open(out / "training_progress.gif") as gif:
+                frames[name] = [np.asarray(frame.convert("L")) for frame in ImageSequence.Iterator(gif)]
+        self.assertEqual(len(frames["resumed"]), TINY["epochs"])
+        for epoch, (whole, resumed) in enumerate(zip(frames["whole"], frames["resumed"], strict=True), start=1):
+            np.testing.assert_array_equal(resumed, whole, err_msg=f"frame of epoch {epoch}")
 
 
 if __name__ == "__main__":

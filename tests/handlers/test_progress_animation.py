@@ -4,9 +4,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import numpy as np
 import torch
 from ignite.engine import Engine, Events
-from PIL import Image
+from PIL import Image, ImageSequence
 from torch.utils.tensorboard import SummaryWriter
 
 from monai_cyclegan.handlers import TrainingProgressHandler
@@ -46,6 +47,43 @@ class TestTrainingProgressHandler(unittest.TestCase):
             TrainingProgressHandler(g, g, tmp).attach(engine)
             engine.run([torch.zeros(1, 1, 8, 8)], max_epochs=2)
             self.assertFalse((Path(tmp) / "training_progress.gif").exists())
+
+    def _animate(self, out: Path, g: torch.nn.Module, first: float, max_epochs: int, resume_from: int = 0) -> list:
+        """Train-like run of ``max_epochs`` whose batches start at ``first``; the GIF's frames as arrays."""
+        engine = Engine(lambda e, batch: batch)
+        TrainingProgressHandler(g, g, out, num_images=1).attach(engine)
+        if resume_from:  # what a checkpoint loader does at STARTED
+            engine.add_event_handler(Events.STARTED, lambda e: setattr(e.state, "epoch", resume_from))
+        batches = [
+            {"real_a": torch.full((1, 1, 32, 32), first + i), "real_b": torch.zeros(1, 1, 32, 32)} for i in range(2)
+        ]
+        engine.run(batches, max_epochs=max_epochs)
+        with Image.open(out / "training_progress.gif") as gif:
+            return [np.asarray(frame.convert("L")) for frame in ImageSequence.Iterator(gif)]
+
+    def test_a_resumed_run_continues_the_animation(self):
+        g = torch.nn.Identity()
+        with tempfile.TemporaryDirectory() as tmp:
+            whole = self._animate(Path(tmp) / "whole", g, first=-0.5, max_epochs=4)
+            crashed = Path(tmp) / "crashed"
+            self._animate(crashed, g, first=-0.5, max_epochs=3)
+            # resumed from epoch 2 (epoch 3 is lost), on other images: the frames still show the first run's samples
+            resumed = self._animate(crashed, g, first=0.5, max_epochs=4, resume_from=2)
+            self.assertEqual(len(resumed), 4)
+            for epoch, (expected, frame) in enumerate(zip(whole, resumed, strict=True), start=1):
+                np.testing.assert_array_equal(frame, expected, err_msg=f"epoch {epoch}")
+            self.assertEqual(
+                sorted(p.name for p in (crashed / "training_progress").glob("*.png"))[-1], "epoch_00004.png"
+            )
+
+    def test_a_new_run_replaces_the_frames_of_an_earlier_one(self):
+        g = torch.nn.Identity()
+        with tempfile.TemporaryDirectory() as tmp:
+            self._animate(Path(tmp), g, first=-0.5, max_epochs=5)
+            frames = self._animate(Path(tmp), g, first=0.5, max_epochs=2)
+            self.assertEqual(len(frames), 2)
+            self.assertEqual(len(list((Path(tmp) / "training_progress").glob("epoch_*.png"))), 2)
+            self.assertGreater(frames[0][20:32, :].mean(), 100)  # the new, brighter samples
 
 
 if __name__ == "__main__":
