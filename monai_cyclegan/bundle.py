@@ -22,6 +22,7 @@ __all__ = [
     "bundle_dir",
     "direction_settings",
     "load_generator",
+    "place_network",
     "run_workflow",
     "translation_inferer",
 ]
@@ -96,6 +97,33 @@ def direction_settings(direction: str) -> dict[str, str]:
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}.")
     return DIRECTIONS[direction]
+
+
+def place_network(
+    network: nn.Module,
+    device: str | torch.device,
+    channels_last: bool = False,
+    compile: bool = False,
+    compile_backend: str = "inductor",
+) -> nn.Module:
+    """Move a network to ``device`` with the training speed options, and return it (the same module).
+
+    Args:
+        network: the network.
+        device: where it goes.
+        channels_last: store 4D weights channels-last (NHWC), the layout CUDA tensor cores prefer under mixed
+            precision; convolutions then produce channels-last activations. On two CPU cores it made no difference.
+        compile: compile the forward pass with ``torch.compile`` in place (``nn.Module.compile``), so that the
+            module, its ``state_dict`` keys and its checkpoints stay those of the plain network. The first
+            iterations take longer: a U-Net at 32² ngf 4 took 67 s to compile with inductor on two CPU cores.
+        compile_backend: the ``torch.compile`` backend.
+    """
+    network = network.to(device)
+    if channels_last:
+        network = network.to(memory_format=torch.channels_last)
+    if compile:
+        network.compile(backend=compile_backend)
+    return network
 
 
 def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, device: str | torch.device) -> nn.Module:

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from monai.inferers import SliceInferer
 
-from monai_cyclegan.bundle import AutocastInferer, load_generator, translation_inferer
+from monai_cyclegan.bundle import AutocastInferer, load_generator, place_network, translation_inferer
 from monai_cyclegan.networks import UNetGenerator
 from tests.unsafe_checkpoint import write_code_running_checkpoint
 
@@ -30,6 +30,29 @@ class TestLoadGenerator(unittest.TestCase):
             path.write_bytes(path.read_bytes()[:1000])
             with self.assertRaisesRegex(RuntimeError, r"model_t2_to_t1\.pt: cannot be read, it is truncated"):
                 load_generator(network, tmp, "t2_to_t1", "cpu")
+
+
+class TestPlaceNetwork(unittest.TestCase):
+    def test_channels_last_weights_same_output(self):
+        torch.manual_seed(0)
+        g = UNetGenerator(image_size=16, ngf=4).eval()
+        x = torch.rand(2, 1, 16, 16)
+        expected = g(x)
+        placed = place_network(g, "cpu", channels_last=True)
+        self.assertIs(placed, g)
+        self.assertTrue(g.model.model[0].weight.is_contiguous(memory_format=torch.channels_last))
+        torch.testing.assert_close(placed(x), expected, rtol=1e-4, atol=1e-5)
+
+    def test_compiled_in_place_keeps_the_plain_state_dict(self):
+        torch.manual_seed(0)
+        g = UNetGenerator(image_size=16, ngf=4).eval()
+        keys = list(g.state_dict())
+        x = torch.rand(2, 1, 16, 16)
+        expected = g(x)
+        placed = place_network(g, "cpu", compile=True, compile_backend="aot_eager")
+        self.assertEqual(list(placed.state_dict()), keys)  # no "_orig_mod." prefix: checkpoints load into a bare one
+        torch.testing.assert_close(placed(x), expected)
+        self.assertIsNotNone(placed._compiled_call_impl)  # the forward really goes through torch.compile
 
 
 class TestAutocastInferer(unittest.TestCase):

@@ -65,6 +65,28 @@ class TestBundle(unittest.TestCase):
             state = torch.load(self.models / name, weights_only=True)
             UNetGenerator(**TINY).load_state_dict(state)  # a bare state dict of the generator
 
+    def test_speed_options_train_and_deploy_plain_weights(self):
+        """Channels-last and torch.compile (the aot_eager backend here, for speed) train through the bundle."""
+        with tempfile.TemporaryDirectory() as tmp:
+            options = {"channels_last": True, "compile": True, "compile_backend": "aot_eager"}
+            workflow = _train(
+                Path(tmp) / "out",
+                Path(tmp) / "models",
+                1,
+                **TRAIN_TINY,
+                **options,
+                phantom_dir=str(self.out / "phantom"),
+            )
+            for name in ("g_ab", "g_ba", "d_a", "d_b"):
+                network = workflow.parser.get_parsed_content(name)
+                self.assertIsNotNone(network._compiled_call_impl, name)
+                conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+                self.assertTrue(conv.weight.is_contiguous(memory_format=torch.channels_last), name)
+            losses = workflow.trainer.state.output
+            self.assertTrue(all(torch.isfinite(torch.as_tensor(losses[k])) for k in LOSS_KEYS if k in losses))
+            # the compiled modules keep plain state dict keys: the deployed weights load into a bare generator
+            UNetGenerator(**TINY).load_state_dict(torch.load(Path(tmp) / "models" / "model.pt", weights_only=True))
+
     def test_full_state_checkpoint(self):
         checkpoints = list((self.out / "checkpoints").glob("cyclegan_checkpoint_epoch=1.pt"))
         self.assertEqual(len(checkpoints), 1)
@@ -167,11 +189,16 @@ class TestBundle(unittest.TestCase):
                     data = res.get_fdata()
                     self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
 
-    def test_bf16_inference_agrees_with_float32(self):
-        """inference.json runs the generator in bf16 by default (amp); its outputs stay within 0.02 of float32's."""
+    def test_speed_options_of_inference_agree_with_float32(self):
+        """inference.json runs the generator in bf16 by default (amp): within 0.02 of float32 (outputs in [0, 1]);
+        channels-last weights give float32's output within 1e-5."""
         volume = sorted((self.out / "phantom" / "IXI-T1").glob("*.nii.gz"))[0]
         results = {}
-        for amp in (True, False):
+        for name, options in (
+            ("fp32", {"amp": False}),
+            ("bf16", {"amp": True}),
+            ("channels_last", {"amp": False, "channels_last": True}),
+        ):
             with tempfile.TemporaryDirectory() as pred_dir:
                 _run(
                     "inference.json",
@@ -179,15 +206,16 @@ class TestBundle(unittest.TestCase):
                     input_path=str(volume),
                     output_dir=pred_dir,
                     checkpoint=str(self.models / "model.pt"),
-                    amp=amp,
+                    **options,
                     **TINY,
                 )
-                results[amp] = nib.load(next(Path(pred_dir).glob("*.nii.gz"))).get_fdata()
-        difference = np.abs(results[True] - results[False])
+                results[name] = nib.load(next(Path(pred_dir).glob("*.nii.gz"))).get_fdata()
+        difference = np.abs(results["bf16"] - results["fp32"])
         self.assertGreater(difference.max(), 0)  # bf16 really ran
-        self.assertLess(difference.max(), 0.02)  # outputs lie in [0, 1]
+        self.assertLess(difference.max(), 0.02)
         psnr = 10 * np.log10(1 / np.mean(difference**2))
         self.assertGreater(psnr, 45)
+        np.testing.assert_allclose(results["channels_last"], results["fp32"], atol=1e-5)
 
     def test_inference_of_png_slices_keeps_their_size(self):
         """2D slices of any size come back at their own size, as 8-bit PNG, in the same order of rows and columns."""

@@ -8,6 +8,7 @@ from ignite.engine import Events
 from monai.engines.utils import IterationEvents
 from parameterized import parameterized
 
+from monai_cyclegan.bundle import place_network
 from monai_cyclegan.engines import LOSS_KEYS, CycleGANEvents, CycleGANKeys, CycleGANTrainer, ImagePool
 from monai_cyclegan.losses import AdversarialLoss
 from monai_cyclegan.networks import UNetGenerator, patch_discriminator
@@ -39,11 +40,17 @@ def _trainer(
     lr: float = 2e-3,
     fused: bool = False,
     set_to_none: bool = False,
+    **placement,
 ):
-    """A tiny CycleGAN trainer on CPU over ``data`` (``iterations`` batches of smooth images by default)."""
+    """A tiny CycleGAN trainer on CPU over ``data`` (``iterations`` batches of smooth images by default).
+
+    ``placement``: the speed options of :func:`~monai_cyclegan.bundle.place_network` (channels-last, compile).
+    """
     torch.manual_seed(0)
     g_ab, g_ba = UNetGenerator(image_size=SIZE, ngf=4), UNetGenerator(image_size=SIZE, ngf=4)
     d_a, d_b = patch_discriminator(ndf=4), patch_discriminator(ndf=4)
+    for network in (g_ab, g_ba, d_a, d_b):
+        place_network(network, "cpu", **placement)
     g_opt = torch.optim.Adam(list(g_ab.parameters()) + list(g_ba.parameters()), lr=lr, betas=(0.5, 0.999), fused=fused)
     d_opt = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=lr, betas=(0.5, 0.999), fused=fused)
     if data is None:
@@ -157,6 +164,9 @@ class TestCycleGANTrainer(unittest.TestCase):
             ("fp32", {}),
             ("bf16_autocast", {"amp": True}),
             ("fused_adam_grads_set_to_none", {"fused": True, "set_to_none": True}),
+            ("channels_last", {"channels_last": True}),
+            # the bundle's compile option with a backend that compiles in seconds (inductor: a minute on 2 CPU cores)
+            ("torch_compile", {"compile": True, "compile_backend": "aot_eager"}),
         ]
     )
     def test_cycle_loss_decreases(self, _, speed_options):
