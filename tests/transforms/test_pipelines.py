@@ -7,6 +7,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import torch
+from monai.data import CacheDataset
 from monai.transforms import Compose, LoadImage, ResampleToMatch, ResizeWithPadOrCrop
 from parameterized import parameterized
 from PIL import Image
@@ -88,6 +89,19 @@ class TestPipelinesOnPhantom(unittest.TestCase):
             # every slice cuts through the head, never through the skull cap or the empty field of view
             self.assertGreaterEqual(int((image > -0.8).sum()), 0.25 * largest_area)
 
+    def test_the_cache_holds_the_slab_in_half_precision(self):
+        """CacheDataset keeps each volume's slab in float16 at its own in-plane size; items come out float32."""
+        dataset = CacheDataset(
+            [{"image": self.subject["t1"]}], slice_training_transforms(image_size=SIZE), progress=False
+        )
+        cached = dataset._cache[0]["image"]  # MONAI offers no public view of the cache
+        full = volume_preprocessing(image_size=SIZE)({"image": self.subject["t1"]})["image"]
+        self.assertEqual(cached.dtype, torch.float16)
+        self.assertEqual(tuple(cached.shape[:3]), tuple(full.shape[:3]))  # not padded to SIZE x SIZE
+        self.assertLess(cached.shape[3], full.shape[3])  # the slab, not the whole volume
+        (item,) = dataset[0]
+        self.assertEqual((item["image"].dtype, tuple(item["image"].shape)), (torch.float32, (1, SIZE, SIZE)))
+
     def test_t1_and_t2_share_one_grid(self):
         pre = volume_preprocessing(image_size=SIZE)
         t1, t2 = (pre({"image": self.subject[key]})["image"] for key in ("t1", "t2"))
@@ -107,7 +121,8 @@ class TestPipelinesOnPhantom(unittest.TestCase):
         mask_path = str(write_nifti(mask, image.affine, Path(self.tmp.name) / "mask.nii.gz"))
         data = {"image": self.subject["t1"], "mask": mask_path}
         full = volume_preprocessing(image_size=SIZE, mask_keys=("mask",))(data)
-        fitted = ResizeWithPadOrCrop((SIZE, SIZE, -1), value=-1)(full["image"])
+        # the training slices are cached in half precision
+        fitted = ResizeWithPadOrCrop((SIZE, SIZE, -1), value=-1)(full["image"]).half().float()
         in_mask = set(torch.nonzero(full["mask"].sum(dim=(0, 1, 2))).flatten().tolist())
 
         def drawn_levels(mask_key):
