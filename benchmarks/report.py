@@ -117,6 +117,13 @@ def print_table(report: dict[str, Any]) -> None:
             rows.append(
                 (f"train {name}", _fmt(run["s_per_iter"]), "s/iter", f"{_fmt(run['images_per_s'])} img/s; {note}")
             )
+    for name, speedup in (_get(report, "training", "speedup_amp_over_fp32") or {}).items():
+        rows.append((f"train {name} vs fp32", _fmt(speedup), "x img/s", ""))
+    largest = _get(report, "training", "runs", "largest_batch")
+    if isinstance(largest, dict) and largest.get("largest_fitting"):
+        run = largest[largest["largest_fitting"]]
+        note = f"amp; {_fmt(largest.get('speedup_amp_over_fp32'))}x fp32 at that batch"
+        rows.append((f"train largest batch ({run['images_per_iter']:g} img)", _fmt(run["images_per_s"]), "img/s", note))
     generator = _get(report, "inference", "generator") or {}
     for key, value in generator.items():
         if isinstance(value, dict) and "slices_per_s" in value:

@@ -225,7 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     train_files, train_common, iterations, args.warmup, device, peak, work, max_batch
                 ),
             )
-        report["training"] = {"image_definition": IMAGE_DEFINITION, "runs": runs}
+        report["training"] = {
+            "image_definition": IMAGE_DEFINITION,
+            "runs": runs,
+            "speedup_amp_over_fp32": _speedups(runs, batch_sizes),
+        }
 
     if "inference" in sections:
         volume = write_volume(work / "volume" / "bench-T1.nii.gz", volume_shape, volume_spacing)
@@ -342,7 +346,35 @@ def _largest_batch(
         batch *= 2
     fitted = [k for k, v in results.items() if isinstance(v, dict)]
     results["largest_fitting"] = fitted[-1] if fitted else None
+    if fitted:  # the same batch in float32, for the speed-up of mixed precision there
+        batch = int(fitted[-1][len("images") :])
+        batch_size = min(batch, items)
+        try:
+            run, trainer = train_benchmark(
+                files, overrides, batch_size, False, iterations, warmup, device, peak, work,
+                slices_per_volume=math.ceil(batch / batch_size), count=False,
+            )  # fmt: skip
+            del trainer
+            results["largest_fitting_fp32"] = {k: run[k] for k in ("images_per_iter", "s_per_iter", "images_per_s")}
+            results["speedup_amp_over_fp32"] = round(results[fitted[-1]]["images_per_s"] / run["images_per_s"], 3)
+        except torch.cuda.OutOfMemoryError:
+            results["largest_fitting_fp32"] = "out of memory"
+        finally:
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
     return results
+
+
+def _speedups(runs: dict[str, Any], batch_sizes: list[int]) -> dict[str, float]:
+    """Images per second of each mixed-precision run over its batch's float32 run."""
+    speedups = {}
+    for batch in batch_sizes:
+        fp32 = runs.get(f"batch{batch}_fp32")
+        for name, run in runs.items():
+            if name.startswith(f"batch{batch}_amp") and fp32 and run:
+                speedups[name] = round(run["images_per_s"] / fp32["images_per_s"], 3)
+    return speedups
 
 
 def _finite(value: Any) -> Any:
