@@ -8,6 +8,7 @@ arithmetic. Run by hand, from the repository root:
 
     python benchmarks/layer_profile.py            # bf16 autocast, the default U-Net 256, ngf 64
     python benchmarks/layer_profile.py --fp32 --set ngf=32
+    python benchmarks/layer_profile.py --kernels   # also single convolutions of the outer levels against the peak
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bundle_config, config_files  # noqa: E402
+from benchmarks.peak import matmul_peak  # noqa: E402
 
-__all__ = ["profile_by_size"]
+__all__ = ["kernel_rates", "profile_by_size"]
+
+# (transposed, in channels, out channels, input side): FLOP-heavy layers of the U-Net 256, ngf 64, at batch 1
+OUTER_LAYERS = ((False, 64, 128, 128), (False, 128, 256, 64), (True, 256, 64, 64), (True, 128, 32, 128))
 
 INNER_PX = 16  # the U-Net levels at this size and below: 512 channels (1024 where skips join), few pixels
 
@@ -89,11 +94,39 @@ def profile_by_size(generator: torch.nn.Module, discriminator: torch.nn.Module, 
     }
 
 
+def kernel_rates(dtype: torch.dtype, repeats: int = 5) -> list[dict]:
+    """GFLOP/s of single 4x4 stride-2 convolutions of :data:`OUTER_LAYERS`, forward and forward plus backward."""
+    rates = []
+    for transposed, cin, cout, side in OUTER_LAYERS:
+        layer = (torch.nn.ConvTranspose2d if transposed else torch.nn.Conv2d)(cin, cout, 4, 2, 1, bias=False).to(dtype)
+        x = torch.randn(1, cin, side, side, dtype=dtype, requires_grad=True)
+        y = layer(x)
+        forward_flop = 2 * cin * cout * 16 * (side**2 if transposed else y.shape[-1] ** 2)
+        grad = torch.randn_like(y)
+        for _ in range(2):
+            layer(x).backward(grad)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            layer(x)
+        forward_s = (time.perf_counter() - start) / repeats
+        start = time.perf_counter()
+        for _ in range(repeats):
+            layer(x).backward(grad)
+        both_s = (time.perf_counter() - start) / repeats
+        name = f"{'conv_transpose' if transposed else 'conv'} {cin}->{cout} at {side}px"
+        rates.append(
+            {"layer": name, "forward_gflop_per_s": forward_flop / forward_s / 1e9,
+             "forward_backward_gflop_per_s": 3 * forward_flop / both_s / 1e9}
+        )  # fmt: skip
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     """Build the networks from train.json (with ``--set`` overrides), profile one step, print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fp32", action="store_true", help="float32 instead of bf16 autocast")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a train.json override")
+    parser.add_argument("--kernels", action="store_true", help="also time single outer-level convolutions")
     args = parser.parse_args(argv)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     config = bundle_config(config_files("train"), {**overrides, "device": "cpu"})
@@ -105,7 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     size = int(config.get_parsed_content("crop_size"))
     result = profile_by_size(generator, discriminator, amp=not args.fp32, size=size)
-    print(json.dumps({"precision": "fp32" if args.fp32 else "bf16", "image_size": size, **result}, indent=2))
+    report = {"precision": "fp32" if args.fp32 else "bf16", "image_size": size, **result}
+    if args.kernels:
+        dtype = torch.float32 if args.fp32 else torch.bfloat16
+        peak = matmul_peak(torch.device("cpu"), 4096)[report["precision"]]["gflop_per_s"]
+        report["kernels"] = []
+        for rate in kernel_rates(dtype):
+            rates = {k: v for k, v in rate.items() if k != "layer"}
+            fractions = {k.replace("gflop_per_s", "fraction_of_peak"): round(v / peak, 2) for k, v in rates.items()}
+            report["kernels"].append({**rate, **fractions})
+        report["matmul_peak_gflop_per_s"] = round(peak, 1)
+    print(json.dumps(report, indent=2, default=lambda v: round(v, 1)))
     return 0
 
 
