@@ -115,7 +115,8 @@ def place_network(
             precision; convolutions then produce channels-last activations. On two CPU cores it made no difference.
         compile: compile the forward pass with ``torch.compile`` in place (``nn.Module.compile``), so that the
             module, its ``state_dict`` keys and its checkpoints stay those of the plain network. The first
-            iterations take longer: a U-Net at 32² ngf 4 took 67 s to compile with inductor on two CPU cores.
+            iterations take longer: the four networks of a 32² test model took 67 s to compile with inductor on two
+            CPU cores.
         compile_backend: the ``torch.compile`` backend.
     """
     network = network.to(device)
