@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monai_cyclegan.transforms.fit import FitToSize, FitToSized
-from monai_cyclegan.transforms.grayscale import Grayscale, Grayscaled
+from monai_cyclegan.transforms.grayscale import Grayscale, Grayscaled, decode_pil_mode
 from monai_cyclegan.transforms.intensity import (
     BitDepthScaleIntensity,
     BitDepthScaleIntensityd,
@@ -40,6 +40,7 @@ __all__ = [
     "ValidateVolume",
     "ValidateVolumed",
     "augmentations",
+    "decode_pil_mode",
     "image_file_preprocessing",
     "image_file_training_transforms",
     "inference_preprocessing",

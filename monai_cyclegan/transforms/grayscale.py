@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from typing import Any
 
 import torch
 from monai.config import KeysCollection, NdarrayOrTensor
@@ -11,10 +12,27 @@ from monai.utils import convert_to_tensor
 
 from monai_cyclegan.transforms.errors import naming_source
 
-__all__ = ["Grayscale", "Grayscaled"]
+__all__ = ["Grayscale", "Grayscaled", "decode_pil_mode"]
 
 # ITU-R BT.601 luma weights, the ones PIL's convert("L") uses.
 _LUMA = (0.299, 0.587, 0.114)
+
+
+# PIL modes whose pixel values are not intensities or RGB, and what they decode to
+_DECODED_MODES = {"P": "RGB", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "1": "L"}
+
+
+def decode_pil_mode(image: Any) -> Any:
+    """A ``PILReader`` converter: palette, CMYK, YCbCr, LAB, HSV and 1-bit images as RGB(A) or 8-bit grey.
+
+    MONAI's reader returns a PIL image's raw values, which for these modes are not intensities: a palette image gives
+    its palette indices (an adaptive palette can map black to index 255) and a CMYK JPEG its ink amounts. Grey, 16-bit,
+    float, RGB and RGBA images pass unchanged, so bit-depth scaling still sees their depth.
+    """
+    mode = image.mode
+    if mode == "P" and "transparency" in image.info:
+        return image.convert("RGBA")
+    return image.convert(_DECODED_MODES[mode]) if mode in _DECODED_MODES else image
 
 
 class Grayscale(Transform):

@@ -37,7 +37,7 @@ from monai.transforms import (
 
 from monai_cyclegan.transforms.errors import check_positive_int
 from monai_cyclegan.transforms.fit import FitToSized
-from monai_cyclegan.transforms.grayscale import Grayscaled
+from monai_cyclegan.transforms.grayscale import Grayscaled, decode_pil_mode
 from monai_cyclegan.transforms.intensity import BitDepthScaleIntensityd, RobustScaleIntensityd
 from monai_cyclegan.transforms.io import NamedLoadImaged
 from monai_cyclegan.transforms.slab import AxialSlabSelector
@@ -217,7 +217,7 @@ def image_file_preprocessing(keys: Sequence[str] = ("image",), image_size: int =
     return Compose(
         [
             # dtype None keeps uint8: the bit depth sets the scaling
-            NamedLoadImaged(keys, reader="PILReader", image_only=True, dtype=None),
+            NamedLoadImaged(keys, reader="PILReader", image_only=True, dtype=None, converter=decode_pil_mode),
             EnsureChannelFirstd(keys),
             Grayscaled(keys),
             BitDepthScaleIntensityd(keys),

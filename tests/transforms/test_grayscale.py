@@ -7,7 +7,7 @@ import torch
 from monai.data import MetaTensor
 from PIL import Image
 
-from monai_cyclegan.transforms import Grayscale, Grayscaled
+from monai_cyclegan.transforms import Grayscale, Grayscaled, decode_pil_mode
 
 
 class TestGrayscale(unittest.TestCase):
@@ -35,6 +35,29 @@ class TestGrayscale(unittest.TestCase):
         img = MetaTensor(torch.zeros(5, 3, 3), meta={"filename_or_obj": "/data/odd.png"})
         with self.assertRaisesRegex(ValueError, r"/data/odd\.png: .*got 5 channels"):
             Grayscaled("image")({"image": img})
+
+
+class TestDecodePilMode(unittest.TestCase):
+    def test_modes(self):
+        grey = Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16))
+        cases = {
+            "L": ("L", grey),
+            "I;16": ("I;16", grey.convert("I;16")),
+            "RGB": ("RGB", grey.convert("RGB")),
+            "RGBA": ("RGBA", grey.convert("RGBA")),
+            "P": ("RGB", grey.convert("RGB").quantize(colors=16)),
+            "CMYK": ("RGB", grey.convert("CMYK")),
+            "1": ("L", grey.convert("1")),
+        }
+        for mode, (expected, image) in cases.items():
+            with self.subTest(mode=mode):
+                self.assertEqual(image.mode, mode)
+                self.assertEqual(decode_pil_mode(image).mode, expected)
+
+    def test_palette_with_transparency_keeps_alpha(self):
+        image = Image.fromarray(np.zeros((4, 4), dtype=np.uint8)).convert("P")
+        image.info["transparency"] = 0
+        self.assertEqual(decode_pil_mode(image).mode, "RGBA")
 
 
 if __name__ == "__main__":

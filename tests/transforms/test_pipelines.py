@@ -192,6 +192,19 @@ class TestImageFilePipelines(unittest.TestCase):
         inner = image[0, 37:218, 19:236].as_tensor()
         torch.testing.assert_close(inner, torch.as_tensor(self.grey.T / 255.0 * 2 - 1, dtype=torch.float32))
 
+    def test_palette_and_cmyk_files_give_their_intensities(self):
+        """Palette indices and CMYK ink amounts are decoded before scaling: the same image as the grey PNG."""
+        grey = image_file_preprocessing(image_size=256)({"image": str(self.files["grey"])})["image"]
+        with tempfile.TemporaryDirectory() as tmp:
+            # an adaptive palette need not map index i to grey level i (here black is not index 0)
+            palette = Image.fromarray(self.grey).convert("RGB").quantize(colors=256)
+            self.assertNotEqual(np.asarray(palette).tolist(), self.grey.tolist())
+            palette.save(f"{tmp}/palette.png")
+            Image.fromarray(self.grey).convert("CMYK").save(f"{tmp}/cmyk.jpg", quality=100)
+            for name in ("palette.png", "cmyk.jpg"):
+                image = image_file_preprocessing(image_size=256)({"image": f"{tmp}/{name}"})["image"]
+                self.assertLess(float((image - grey).abs().max()), 0.02, name)
+
     def test_rgb_jpeg_collapses_to_one_channel(self):
         grey = image_file_preprocessing(image_size=256)({"image": str(self.files["grey"])})["image"]
         rgb = image_file_preprocessing(image_size=256)({"image": str(self.files["rgb"])})["image"]
