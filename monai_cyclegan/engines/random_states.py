@@ -64,12 +64,19 @@ def _numpy_tuple(state: dict[str, Any]) -> tuple:
 class RandomStates:
     """Saves and restores the random states of a run through ``state_dict``/``load_state_dict``.
 
+    In distributed training only the first process (rank 0) saves a checkpoint, so the others have no states of their
+    own to go back to. Built with its ``rank``, a process other than the first restores rank 0's states and then
+    re-seeds every stream from them and its rank: the processes keep drawing different augmentations after a resume,
+    deterministically, though not the numbers an uninterrupted run would have drawn on them.
+
     Args:
         data: the training dataset (or loader); the generators of its random transforms are saved too.
+        rank: the process's rank in distributed training (0 otherwise).
     """
 
-    def __init__(self, data: object = None) -> None:
+    def __init__(self, data: object = None, rank: int = 0) -> None:
         self.data = data
+        self.rank = rank
 
     def state_dict(self) -> dict[str, Any]:
         """Python, NumPy, torch (CPU and every CUDA device) and data-transform states, as tensors and numbers.
@@ -111,6 +118,18 @@ class RandomStates:
         for path, saved in state["data"].items():
             found[path].R = np.random.RandomState()  # its own generator, even if it had none yet
             found[path].R.set_state(_numpy_tuple(saved))
+        if self.rank:
+            self._reseed_for_rank()
+
+    def _reseed_for_rank(self) -> None:
+        """Seed every stream from a draw of the restored torch generator (the same on all ranks) and the rank."""
+        seed = (int(torch.randint(2**31, (1,))) + 7919 * self.rank) % 2**32
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        Randomizable.R.seed(seed)
+        for offset, obj in enumerate(self._seeded().values(), start=1):
+            obj.R.seed((seed + offset) % 2**32)
 
     def _seeded(self) -> dict[str, Randomizable]:
         """The data's Randomizables that hold their own generator."""

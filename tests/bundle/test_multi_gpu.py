@@ -19,10 +19,13 @@ MULTI_GPU = TRAIN.parent / "multi_gpu_train.json"
 NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
 # 4 phantom subjects, batch 1: each of the 2 processes takes 2 of them per epoch.
 TINY = {"image_size": 32, "ngf": 4, "ndf": 4, "num_workers": 0, "batch_size": 1, "epochs": 2}
-# What each process holds at the end: its networks' weights and the handlers it runs.
+# What each process holds at the end: its networks' weights, the handlers it runs, its data transforms' random
+# states and its image pools' seeds.
 REPORT = {
     "+finalize": [
         "$torch.save({'handlers': [type(h).__name__ for h in @train#handlers], "
+        "'data_random': monai_cyclegan.engines.RandomStates(@train#dataset).state_dict()['data'], "
+        "'pool_seeds': (@pool_a.generator.initial_seed(), @pool_b.generator.initial_seed()), "
         "**{n: m.module.state_dict() for n, m in (('g_ab', @g_ab), ('g_ba', @g_ba), ('d_a', @d_a), ('d_b', @d_b))}}, "
         "@output_dir + '/rank' + str(@rank) + '.pt')"
     ]
@@ -63,6 +66,15 @@ class TestMultiGpuTraining(unittest.TestCase):
         for name in NETWORKS:
             for key, tensor in ranks[0][name].items():
                 self.assertTrue(torch.equal(tensor, ranks[1][name][key]), f"{name}.{key} differs between processes")
+
+    def test_processes_draw_different_augmentations(self):
+        """Each process seeds with seed + rank: identical draws on every process would waste the augmentation."""
+        ranks = [torch.load(self.out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+        self.assertEqual(set(ranks[0]["data_random"]), set(ranks[1]["data_random"]))
+        self.assertTrue(ranks[0]["data_random"])
+        for path, state in ranks[0]["data_random"].items():
+            self.assertFalse(torch.equal(state["keys"], ranks[1]["data_random"][path]["keys"]), path)
+        self.assertEqual(len({*ranks[0]["pool_seeds"], *ranks[1]["pool_seeds"]}), 4)
 
     def test_each_process_takes_half_of_the_data(self):
         state = load_checkpoint(self.out / "checkpoints" / "cyclegan_checkpoint_epoch=2.pt")

@@ -63,6 +63,19 @@ class TestRandomStates(unittest.TestCase):
         RandomStates(fresh).load_state_dict(saved)
         self.assertEqual(_draws(fresh), expected)
 
+    def test_other_ranks_continue_on_their_own_deterministic_streams(self):
+        """In distributed training rank 0's states are saved; rank r > 0 derives its own streams from them."""
+        pipeline = _pipeline()
+        _draws(pipeline, n=1)
+        saved = _through_a_weights_only_file(RandomStates(pipeline).state_dict())
+        draws = {}
+        for rank in (0, 1, 2, 1):
+            RandomStates(pipeline, rank=rank).load_state_dict(saved)
+            draws.setdefault(rank, []).append(_draws(pipeline))
+        self.assertEqual(draws[1][0], draws[1][1])  # deterministic
+        for stream in range(4):  # python, numpy, torch, the pipeline's crops: every stream differs between ranks
+            self.assertEqual(len({repr(draws[rank][0][stream]) for rank in (0, 1, 2)}), 3, stream)
+
     def test_without_restoring_the_draws_differ(self):
         pipeline = _pipeline()
         RandomStates(pipeline).state_dict()
