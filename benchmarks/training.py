@@ -137,7 +137,7 @@ def train_benchmark(
     if dataset is not None:
         settings["train#dataset"] = dataset
     if amp_dtype is not None:
-        settings["train#trainer#amp_kwargs"] = {"dtype": f"$torch.{str(amp_dtype).removeprefix('torch.')}"}
+        settings["amp_dtype"] = str(amp_dtype).removeprefix("torch.")
     precision = _precision(device, amp, amp_dtype)
     with SectionMeter(device) as memory:
         with quiet():

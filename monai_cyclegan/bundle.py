@@ -16,9 +16,11 @@ from torch import nn
 from monai_cyclegan.handlers.checkpoints import load_checkpoint
 
 __all__ = [
+    "AMP_DTYPES",
     "AutocastInferer",
     "BUNDLE_NAME",
     "DIRECTIONS",
+    "autocast_kwargs",
     "bundle_dir",
     "direction_settings",
     "load_generator",
@@ -97,6 +99,24 @@ def direction_settings(direction: str) -> dict[str, str]:
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}, got {direction!r}.")
     return DIRECTIONS[direction]
+
+
+# The ``amp_dtype`` config ID: "" keeps the device's autocast type (float16 on CUDA, bfloat16 on CPU).
+AMP_DTYPES: dict[str, torch.dtype | None] = {"": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def autocast_kwargs(amp_dtype: str) -> dict[str, torch.dtype]:
+    """The trainer's ``amp_kwargs`` for the ``amp_dtype`` config ID (see :data:`AMP_DTYPES`).
+
+    bfloat16 on CUDA (Ampere and newer) trains without loss scaling; float16 uses one gradient scaler per optimizer.
+
+    Raises:
+        ValueError: for any other name.
+    """
+    if amp_dtype not in AMP_DTYPES:
+        raise ValueError(f"amp_dtype must be one of {sorted(AMP_DTYPES)}, got {amp_dtype!r}.")
+    dtype = AMP_DTYPES[amp_dtype]
+    return {} if dtype is None else {"dtype": dtype}
 
 
 def place_network(

@@ -7,7 +7,13 @@ from pathlib import Path
 import torch
 from monai.inferers import SliceInferer
 
-from monai_cyclegan.bundle import AutocastInferer, load_generator, place_network, translation_inferer
+from monai_cyclegan.bundle import (
+    AutocastInferer,
+    autocast_kwargs,
+    load_generator,
+    place_network,
+    translation_inferer,
+)
 from monai_cyclegan.networks import UNetGenerator
 from tests.unsafe_checkpoint import write_code_running_checkpoint
 
@@ -30,6 +36,17 @@ class TestLoadGenerator(unittest.TestCase):
             path.write_bytes(path.read_bytes()[:1000])
             with self.assertRaisesRegex(RuntimeError, r"model_t2_to_t1\.pt: cannot be read, it is truncated"):
                 load_generator(network, tmp, "t2_to_t1", "cpu")
+
+
+class TestAutocastKwargs(unittest.TestCase):
+    def test_names_and_the_device_default(self):
+        self.assertEqual(autocast_kwargs(""), {})
+        self.assertEqual(autocast_kwargs("bfloat16"), {"dtype": torch.bfloat16})
+        self.assertEqual(autocast_kwargs("float16"), {"dtype": torch.float16})
+
+    def test_other_names_are_refused(self):
+        with self.assertRaisesRegex(ValueError, r"amp_dtype must be one of \['', 'bfloat16', 'float16'\], got 'bf16'"):
+            autocast_kwargs("bf16")
 
 
 class TestPlaceNetwork(unittest.TestCase):

@@ -87,6 +87,24 @@ class TestBundle(unittest.TestCase):
             # the compiled modules keep plain state dict keys: the deployed weights load into a bare generator
             UNetGenerator(**TINY).load_state_dict(torch.load(Path(tmp) / "models" / "model.pt", weights_only=True))
 
+    def test_amp_dtype_picks_the_autocast_type_and_loss_scaling(self):
+        """amp_dtype float16 (CUDA's default, here on the CPU) scales the losses; bfloat16 needs no scaling."""
+        for amp_dtype, scaled in (("float16", True), ("bfloat16", False)):
+            with self.subTest(amp_dtype=amp_dtype), tempfile.TemporaryDirectory() as tmp:
+                workflow = _train(
+                    Path(tmp) / "out",
+                    Path(tmp) / "models",
+                    1,
+                    **TRAIN_TINY,
+                    amp=True,
+                    amp_dtype=amp_dtype,
+                    phantom_dir=str(self.out / "phantom"),
+                )
+                trainer = workflow.trainer
+                self.assertEqual(trainer.amp_kwargs["dtype"], getattr(torch, amp_dtype))
+                self.assertEqual((trainer.g_scaler.is_enabled(), trainer.d_scaler.is_enabled()), (scaled, scaled))
+                self.assertTrue(all(torch.isfinite(torch.as_tensor(trainer.state.output[k])) for k in LOSS_KEYS))
+
     def test_full_state_checkpoint(self):
         checkpoints = list((self.out / "checkpoints").glob("cyclegan_checkpoint_epoch=1.pt"))
         self.assertEqual(len(checkpoints), 1)

@@ -36,6 +36,7 @@ def _trainer(
     gan_mode: str = "lsgan",
     iterations: int = 1,
     amp: bool = False,
+    amp_dtype: torch.dtype = torch.bfloat16,
     data: list[dict[str, torch.Tensor]] | None = None,
     lr: float = 2e-3,
     fused: bool = False,
@@ -70,7 +71,7 @@ def _trainer(
         pool_a=ImagePool(4),
         pool_b=ImagePool(4),
         amp=amp,
-        amp_kwargs={"dtype": torch.bfloat16} if amp else None,
+        amp_kwargs={"dtype": amp_dtype} if amp else None,
         optim_set_to_none=set_to_none,
     )
     return trainer, (g_ab, g_ba), (d_a, d_b)
@@ -163,6 +164,8 @@ class TestCycleGANTrainer(unittest.TestCase):
         [
             ("fp32", {}),
             ("bf16_autocast", {"amp": True}),
+            # float16 with one grad scaler per optimizer, CUDA's default mixed precision, run here on the CPU
+            ("fp16_autocast_grad_scalers", {"amp": True, "amp_dtype": torch.float16}),
             ("fused_adam_grads_set_to_none", {"fused": True, "set_to_none": True}),
             ("channels_last", {"channels_last": True}),
             # the bundle's compile option with a backend that compiles in seconds (inductor: a minute on 2 CPU cores)
