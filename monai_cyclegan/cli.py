@@ -218,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num_workers", type=int, default=None, help="data-loader workers (default: 2)")
     train.add_argument("--seed", type=int, default=None, help="seed (default: 0)")
     train.add_argument("--amp", action="store_true", default=None, help="mixed precision (bf16 on CPU)")
+    train.add_argument(
+        "--amp_dtype", choices=("bfloat16", "float16"), default=None, help="autocast type (default: the device's)"
+    )
+    train.add_argument("--channels_last", action="store_true", default=None, help="channels-last weights (for GPUs)")
+    train.add_argument("--compile", action="store_true", default=None, help="compile the networks (torch.compile)")
     train.add_argument("--resume", action="store_true", default=None, help="continue from the newest checkpoint")
     _add_config_option(train, "train.json")
     train.set_defaults(func=_train)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
@@ -63,10 +64,14 @@ class TestPhantomAndTrain(unittest.TestCase):
             tiny.write_text('{"ngf": 4, "ndf": 4, "image_size": 32}')
             argv = ["train", "--dataset_dir", str(data), "--output_dir", str(out), "--ckpt_dir", str(out / "models")]
             argv += ["--epochs", "1", "--image_size", "32", "--num_workers", "0", "--config", str(tiny)]
+            argv += ["--amp", "--amp_dtype", "bfloat16", "--channels_last"]
             with contextlib.redirect_stdout(io.StringIO()) as printed:
                 code = main(argv)
             self.assertEqual(code, 0)
             self.assertIn("trained 1 epochs", printed.getvalue())
+            settings = json.loads((out / "run_record.json").read_text())["settings"]
+            expected = {"amp": True, "amp_dtype": "bfloat16", "channels_last": True, "compile": False}
+            self.assertEqual({k: settings[k] for k in expected}, expected)
             self.assertTrue((out / "models" / "model.pt").is_file())
             self.assertTrue((out / "checkpoints" / "cyclegan_checkpoint_epoch=1.pt").is_file())
 

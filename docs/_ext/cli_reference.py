@@ -6,6 +6,7 @@ Rendered from the parser itself at build time, so the page cannot drift from the
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 
 from docutils import nodes
@@ -30,6 +31,8 @@ class CliReference(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         """The top-level help, then one section per verb."""
+        # rebuild this page whenever the command's source changes, as autodoc does for its modules
+        self.env.note_dependency(inspect.getsourcefile(build_parser))
         previous = os.environ.get("COLUMNS")
         os.environ["COLUMNS"] = HELP_COLUMNS
         try:
