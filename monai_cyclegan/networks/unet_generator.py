@@ -12,6 +12,7 @@ import numbers
 import torch
 from torch import nn
 
+from monai_cyclegan.checks import check_positive_int
 from monai_cyclegan.networks.init import init_weights
 
 __all__ = ["UNetGenerator", "unet_depth"]
@@ -109,8 +110,7 @@ class UNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         depth = unet_depth(image_size)
-        if isinstance(ngf, bool) or not isinstance(ngf, numbers.Integral) or ngf <= 0:
-            raise ValueError(f"ngf must be a positive integer, got {ngf!r}.")
+        check_positive_int("ngf", ngf)
         self.image_size = image_size
         # Channels per level, outermost first: ngf, 2ngf, 4ngf, 8ngf, 8ngf, ... (classic schedule).
         channels = [ngf * min(2**level, 8) for level in range(depth)]

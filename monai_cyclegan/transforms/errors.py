@@ -1,23 +1,12 @@
-"""Clear errors: dictionary transforms name the file an image came from, settings checks name the setting."""
+"""Error messages of dictionary transforms that name the file an image came from."""
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Hashable
 
 from monai.config import NdarrayOrTensor
 
-__all__ = ["check_positive_int", "image_source", "naming_source"]
-
-
-def check_positive_int(name: str, value: object) -> None:
-    """A ``ValueError`` naming the setting ``name`` unless ``value`` is a positive integer (booleans are not).
-
-    A mistyped bundle override (``--image_size abc``) otherwise fails later with a ``TypeError`` about strings and
-    integers that does not say which setting is wrong.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+__all__ = ["image_source", "naming_source"]
 
 
 def image_source(img: object, key: Hashable) -> str:

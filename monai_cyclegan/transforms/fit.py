@@ -8,7 +8,7 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import InvertibleTransform, MapTransform, Resize, ResizeWithPadOrCrop
 
-from monai_cyclegan.transforms.errors import check_positive_int
+from monai_cyclegan.checks import check_positive_int
 
 __all__ = ["FitToSize", "FitToSized"]
 

@@ -35,7 +35,7 @@ from monai.transforms import (
     SqueezeDimd,
 )
 
-from monai_cyclegan.transforms.errors import check_positive_int
+from monai_cyclegan.checks import check_positive_int
 from monai_cyclegan.transforms.fit import FitToSized
 from monai_cyclegan.transforms.grayscale import Grayscaled, decode_pil_mode
 from monai_cyclegan.transforms.intensity import BitDepthScaleIntensityd, RobustScaleIntensityd
