@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from torch import nn
 
 from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys
 from monai_cyclegan.files import write_atomically
+from monai_cyclegan.handlers.checkpoints import load_checkpoint
 from monai_cyclegan.visualization import axial_display, to_unit_range
 
 __all__ = ["CycleGANImageHandler", "FixedSamples", "on_first_epoch", "translation_panels"]
@@ -112,12 +112,13 @@ class FixedSamples:
             return
         if engine.state.epoch > 1 and self.store.is_file():
             try:
-                state = torch.load(self.store, weights_only=True)
+                state = load_checkpoint(self.store)
                 self.a, self.b = list(state["a"]), list(state["b"])
                 return
-            except (OSError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError) as e:
-                # a damaged store only costs the pictures' continuity
-                warnings.warn(f"{self.store}: cannot be read ({e}); picking new samples.", stacklevel=1)
+            except (RuntimeError, KeyError, TypeError) as e:
+                # a damaged store only costs the pictures' continuity; load_checkpoint's errors name the file
+                problem = e if isinstance(e, RuntimeError) else f"{self.store}: holds no samples ({e!r})."
+                warnings.warn(f"{problem} Picking new samples.", stacklevel=1)
         self.store.unlink(missing_ok=True)
 
     def collect(self, engine: Engine) -> None:
