@@ -113,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.profiling import top_ops
     from benchmarks.report import overall_memory, print_table, targets
     from benchmarks.training import IMAGE_DEFINITION, train_benchmark, with_flops
+    from monai_cyclegan.files import write_json
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -281,8 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["peak_memory"] = overall_memory(report)
     report["targets"] = targets(report, device)
     out = args.out or REPO_ROOT / "benchmarks" / "results" / f"{_machine_name(report['machine'])}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_finite(report), indent=2) + "\n")
+    write_json(out, report, indent=2)
     print_table(report)
     print(f"[bench] report written to {out}")
     tmp.cleanup()
@@ -375,17 +375,6 @@ def _speedups(runs: dict[str, Any], batch_sizes: list[int]) -> dict[str, float]:
             if name.startswith(f"batch{batch}_amp") and fp32 and run:
                 speedups[name] = round(run["images_per_s"] / fp32["images_per_s"], 3)
     return speedups
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 if __name__ == "__main__":

@@ -60,11 +60,12 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, payload: Any) -> Path:
+def write_json(path: str | Path, payload: Any, indent: int = 1) -> Path:
     """Write ``payload`` as indented JSON (NaN and infinities as null), atomically, creating the folder if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, lambda temporary: temporary.write_text(json.dumps(_json_safe(payload), indent=1) + "\n"))
+    text = json.dumps(_json_safe(payload), indent=indent) + "\n"
+    write_atomically(path, lambda temporary: temporary.write_text(text))
     return path
 
 
