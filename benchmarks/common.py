@@ -8,7 +8,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -25,7 +24,6 @@ __all__ = [
     "SectionMeter",
     "bundle_config",
     "config_files",
-    "git_commit",
     "load_average",
     "machine_facts",
     "quiet",
@@ -66,24 +64,6 @@ def quiet() -> Iterator[None]:
     """Silence stdout (MONAI's config printing, progress output) while building or running a workflow."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
-
-
-def git_commit(repo: Path = REPO_ROOT) -> str:
-    """``git rev-parse HEAD``, plus ``-dirty`` when tracked files have uncommitted changes; ``unknown`` outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("-dirty" if changes else "")
 
 
 def load_average() -> list[float]:

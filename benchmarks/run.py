@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from benchmarks.common import bundle_config, config_files, git_commit, load_average, machine_facts
+    from benchmarks.common import bundle_config, config_files, load_average, machine_facts
     from benchmarks.data import data_benchmark
     from benchmarks.inference import (
         generator_benchmark,
@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.report import overall_memory, print_table, targets
     from benchmarks.training import IMAGE_DEFINITION, train_benchmark, with_flops
     from monai_cyclegan.files import write_json
+    from monai_cyclegan.handlers import source_commit
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report: dict[str, Any] = {
         "benchmark": "monai_cyclegan benchmarks/run.py",
-        "commit": git_commit(),
+        "commit": source_commit(REPO_ROOT) or "unknown",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "load_average_at_start": load_average(),
         "machine": machine_facts(device),
