@@ -132,7 +132,7 @@ def place_network(
         network: the network.
         device: where it goes.
         channels_last: store 4D weights channels-last (NHWC), the layout CUDA tensor cores prefer under mixed
-            precision; convolutions then produce channels-last activations. On two CPU cores it made no difference.
+            precision; convolutions then produce channels-last activations. On two CPU cores it made training slower.
         compile: compile the forward pass with ``torch.compile`` in place (``nn.Module.compile``), so that the
             module, its ``state_dict`` keys and its checkpoints stay those of the plain network. The first
             iterations take longer: the four networks of a 32² test model took 67 s to compile with inductor on two
