@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ignite.handlers import Checkpoint
 from monai.bundle import ConfigWorkflow
 from monai.inferers import Inferer, SimpleInferer, SliceInferer, SlidingWindowInferer
 from torch import nn
 
-from monai_cyclegan.handlers.checkpoints import load_checkpoint
+from monai_cyclegan.inferers import ForegroundSliceInferer
 
 __all__ = [
     "AMP_DTYPES",
@@ -22,6 +21,7 @@ __all__ = [
     "DIRECTIONS",
     "autocast_kwargs",
     "bundle_dir",
+    "crop_multiple",
     "direction_settings",
     "load_generator",
     "place_network",
@@ -163,6 +163,10 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
         RuntimeError: when the file is damaged, carries pickled code (refused, never run), or its weights do not fit
             ``network`` (another architecture or size).
     """
+    from ignite.handlers import Checkpoint  # deferred, with the handlers package, until weights are loaded
+
+    from monai_cyclegan.handlers.checkpoints import load_checkpoint
+
     settings = direction_settings(direction)
     path = Path(checkpoint)
     if path.is_dir():
@@ -178,12 +182,31 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
     return network.to(device)
 
 
+def crop_multiple(generator: nn.Module | Callable[..., nn.Module]) -> int | None:
+    """What a generator needs of the size of a slice cut to the head: a multiple of 4, or None for its full size.
+
+    The ResNet generator (two stride-2 levels) takes any size divisible by 4; the U-Net generator takes only the size
+    it was built for, so its slices stay whole. Unknown networks keep whole slices too.
+
+    Args:
+        generator: a generator, its class, or a callable that builds it (``functools.partial``, as the configs'
+            ``generator_def`` is).
+    """
+    from monai_cyclegan.networks import ResnetGenerator
+
+    target = getattr(generator, "func", generator)
+    cls = target if isinstance(target, type) else type(target)
+    return 4 if issubclass(cls, ResnetGenerator) else None
+
+
 class AutocastInferer(Inferer):
     """Runs another inferer with the network under ``torch.autocast`` (bf16 by default), each output cast to float32.
 
     MONAI's ``SupervisedEvaluator`` autocasts on CUDA only, so reduced precision on the CPU has to come from the
     inferer. The network's outputs are cast back to float32 window by window, so that sliding-window blending and
-    everything after it run in float32.
+    everything after it run in float32 (autocast changes only matrix products and convolutions). One autocast region
+    spans the whole volume, so the weights are cast to bf16 once per volume rather than once per batch of slices: for
+    the 54 M weights of the default U-Net that made a batch of 8 slices about 20% faster on two CPU cores.
 
     Args:
         inferer: the inferer to run, e.g. a ``SliceInferer``.
@@ -198,24 +221,36 @@ class AutocastInferer(Inferer):
     def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
         """``inferer(inputs, network, ...)`` with every network call autocast."""
 
-        def autocast_network(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
-            with torch.autocast(x.device.type, dtype=self.dtype):
-                return network(x, *net_args, **net_kwargs).float()
+        def float_network(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
+            return network(x, *net_args, **net_kwargs).float()
 
-        return self.inferer(inputs, autocast_network, *args, **kwargs)
+        with torch.autocast(inputs.device.type, dtype=self.dtype):
+            return self.inferer(inputs, float_network, *args, **kwargs)
 
 
 def translation_inferer(
-    kind: str, image_size: int = 256, sw_batch_size: int = 8, window_size: int | None = None, amp: bool = False
+    kind: str,
+    image_size: int = 256,
+    sw_batch_size: int = 8,
+    window_size: int | None = None,
+    amp: bool = False,
+    foreground_only: bool = False,
+    size_multiple: int | None = None,
+    margin: int = 16,
 ) -> Inferer:
     """The inferer of an input kind (``"volume"`` or ``"slice"``).
 
     A volume goes through the 2D generator axial slice by axial slice (``SliceInferer``, ``sw_batch_size`` slices at a
     time, padded with air, -1); a 2D image, already fitted to the model size, in one pass.
 
+    With ``foreground_only``, a volume's slices without foreground are not translated but set to air, and the others
+    are written into a preallocated output (:class:`~monai_cyclegan.inferers.ForegroundSliceInferer`); with
+    ``size_multiple`` as well (a generator that takes any size divisible by it, see :func:`crop_multiple`), each slice
+    is cut to the head's bounding box plus ``margin`` pixels first.
+
     A generator trained on crops (``window_size`` smaller than ``image_size``) sees each slice window by window
     instead, in windows of the size it was trained on that overlap by half and are blended with Gaussian weights, so
-    that no seam shows where two windows meet.
+    that no seam shows where two windows meet; its slices are never cut to the head.
 
     With ``amp``, the generator runs in bf16 (:class:`AutocastInferer`): faster on a GPU and on a CPU with bf16 units
     (``benchmarks/``); on the capstone model its PSNR differs from float32's by at most 0.013 dB (README).
@@ -226,11 +261,15 @@ def translation_inferer(
     if kind not in ("slice", "volume"):
         raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
     windowed = window_size is not None and window_size < image_size
+    size = window_size if windowed else image_size
+    settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}
     if kind == "slice" and not windowed:
         inferer: Inferer = SimpleInferer()
+    elif kind == "volume" and foreground_only:
+        crop = None if windowed else size_multiple
+        roi = None if crop else (size, size)
+        inferer = ForegroundSliceInferer(roi, sw_batch_size, size_multiple=crop, margin=margin, **settings)
     else:
-        size = window_size if windowed else image_size
-        settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}
         sliding = SliceInferer if kind == "volume" else SlidingWindowInferer
         extra = {"spatial_dim": 2} if kind == "volume" else {}
         inferer = sliding(

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import unittest
+
+import torch
+from monai.inferers import SliceInferer
+from parameterized import parameterized
+
+from monai_cyclegan.bundle import AutocastInferer, crop_multiple, translation_inferer
+from monai_cyclegan.inferers import BACKGROUND, ForegroundSliceInferer, head_extent, head_window
+from monai_cyclegan.networks import ResnetGenerator, UNetGenerator
+
+
+def _head(shape: tuple[int, int, int], box: tuple[slice, slice, slice], seed: int = 0) -> torch.Tensor:
+    """A volume (1, 1, *shape) of air (-1) with a textured box of tissue in [-0.5, 1] at ``box``."""
+    generator = torch.Generator().manual_seed(seed)
+    volume = torch.full((1, 1, *shape), BACKGROUND)
+    inside = volume[0, 0][box]
+    volume[0, 0][box] = torch.rand(inside.shape, generator=generator) * 1.5 - 0.5
+    return volume
+
+
+class _Counting(torch.nn.Module):
+    """A network that records the shape of every batch it sees."""
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        super().__init__()
+        self.network = network
+        self.shapes: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.shapes.append(tuple(x.shape))
+        return self.network(x)
+
+
+class TestHeadExtent(unittest.TestCase):
+    def test_slices_rows_and_columns_in_chunks(self):
+        volume = _head((10, 12, 40), (slice(2, 5), slice(3, 9), slice(17, 35)))[0]
+        slices, rows, columns = head_extent(volume, chunk=7)  # chunks that do not divide the slices
+        self.assertEqual(slices.nonzero().flatten().tolist(), list(range(17, 35)))
+        self.assertEqual(rows.nonzero().flatten().tolist(), [2, 3, 4])
+        self.assertEqual(columns.nonzero().flatten().tolist(), list(range(3, 9)))
+
+
+class TestHeadWindow(unittest.TestCase):
+    @parameterized.expand(
+        [
+            ("inside", 100, (40, 61), 4, 8, (31, 71, 0, 0)),  # 21 + 2 x 8 = 37 -> 40, grown inside the image
+            ("at the border", 100, (0, 10), 4, 8, (0, 20, 0, 0)),  # 18 -> 20, grown to the right only
+            ("image too small", 10, (0, 10), 4, 2, (0, 10, 1, 1)),  # 10 -> 12: padded
+            ("no margin", 64, (16, 48), 4, 0, (16, 48, 0, 0)),  # already a multiple
+        ]
+    )
+    def test_window(self, _, length, head, multiple, margin, expected):
+        mask = torch.zeros(length, dtype=torch.bool)
+        mask[head[0] : head[1]] = True
+        start, stop, before, after = head_window(mask, multiple, margin)
+        self.assertEqual((start, stop, before, after), expected)
+        self.assertEqual((stop - start + before + after) % multiple, 0)
+        self.assertLessEqual(start, max(head[0] - margin, 0))
+        self.assertGreaterEqual(stop, min(head[1] + margin, length))
+
+
+class TestForegroundSliceInferer(unittest.TestCase):
+    @parameterized.expand(
+        [
+            ("smaller than the window", (24, 28, 30)),  # padded to 32 x 32 as SliceInferer pads
+            ("larger than the window", (40, 36, 30)),  # several windows per slice, blended as SliceInferer does
+        ]
+    )
+    def test_kept_slices_match_slice_inferer_and_the_rest_is_air(self, _, shape):
+        torch.manual_seed(0)
+        network = _Counting(UNetGenerator(image_size=32, ngf=4).eval())
+        volume = _head(shape, (slice(4, 20), slice(5, 22), slice(10, 21)))
+        inferer = ForegroundSliceInferer((32, 32), sw_batch_size=4, slice_margin=1)
+        with torch.no_grad():
+            expected = SliceInferer(
+                roi_size=(32, 32), sw_batch_size=4, spatial_dim=2, padding_mode="constant", cval=BACKGROUND
+            )(volume, network)
+            network.shapes.clear()
+            result = inferer(volume, network)
+        kept = list(range(9, 22))  # slices 10..20 and one on each side
+        self.assertEqual(result.shape, volume.shape)
+        torch.testing.assert_close(result[..., kept], expected[..., kept], rtol=0, atol=1e-5)
+        others = [z for z in range(shape[2]) if z not in kept]
+        self.assertTrue(bool((result[..., others] == BACKGROUND).all()))
+        self.assertTrue(all(s[0] <= 4 and s[2:] == (32, 32) for s in network.shapes), network.shapes)
+
+    def test_batches_of_kept_slices_only(self):
+        network = _Counting(torch.nn.Identity())
+        volume = _head((16, 16, 50), (slice(2, 14), slice(2, 14), slice(20, 30)))
+        ForegroundSliceInferer((16, 16), sw_batch_size=4, slice_margin=0)(volume, network)
+        self.assertEqual([s[0] for s in network.shapes], [4, 4, 2])  # 10 slices, 4 at a time
+
+    def test_crop_to_the_head_places_each_result_back(self):
+        """An identity network through the crop gives the input back on the kept slices: nothing moves."""
+        network = _Counting(torch.nn.Identity())
+        volume = _head((60, 50, 12), (slice(17, 30), slice(10, 41), slice(3, 9)))
+        result = ForegroundSliceInferer(size_multiple=4, sw_batch_size=8, margin=3, slice_margin=0)(volume, network)
+        torch.testing.assert_close(result, volume, rtol=0, atol=0)
+        (shape,) = network.shapes  # 6 slices, one batch
+        self.assertEqual(shape, (6, 1, 20, 40))  # 13 + 6 -> 20 rows, 31 + 6 -> 40 columns: multiples of 4
+
+    def test_crop_runs_a_resnet_on_the_head_only(self):
+        torch.manual_seed(0)
+        network = _Counting(ResnetGenerator(ngf=4, n_blocks=1).eval())
+        volume = _head((64, 64, 10), (slice(20, 40), slice(24, 44), slice(2, 8)))
+        with torch.no_grad():
+            result = ForegroundSliceInferer(size_multiple=4, margin=4, slice_margin=0)(volume, network)
+        self.assertEqual(network.shapes, [(6, 1, 28, 28)])
+        self.assertTrue(bool((result[..., [0, 1, 8, 9]] == BACKGROUND).all()))
+        self.assertTrue(bool((result[0, 0, :16, :, 2:8] == BACKGROUND).all()))  # outside the crop: air
+
+    def test_a_volume_without_foreground_never_reaches_the_network(self):
+        network = _Counting(torch.nn.Identity())
+        volume = torch.full((2, 1, 8, 8, 5), BACKGROUND)
+        result = ForegroundSliceInferer((8, 8))(volume, network)
+        self.assertEqual(network.shapes, [])
+        self.assertTrue(bool((result == BACKGROUND).all()) and result.shape == volume.shape)
+
+    def test_each_volume_of_a_batch_on_its_own(self):
+        volume = torch.cat(
+            [
+                _head((8, 8, 6), (slice(0, 8), slice(0, 8), slice(0, 2))),
+                _head((8, 8, 6), (slice(0, 8),) * 2 + (slice(4, 6),)),
+            ]
+        )
+        result = ForegroundSliceInferer((8, 8), slice_margin=0)(volume, torch.nn.Identity())
+        torch.testing.assert_close(result, volume)
+
+    def test_settings_are_checked(self):
+        with self.assertRaisesRegex(ValueError, "needs a roi_size, or a size_multiple"):
+            ForegroundSliceInferer()
+        with self.assertRaisesRegex(ValueError, "sw_batch_size must be a positive integer"):
+            ForegroundSliceInferer((8, 8), sw_batch_size=0)
+        with self.assertRaisesRegex(ValueError, "margin must be an integer >= 0"):
+            ForegroundSliceInferer((8, 8), margin=-1)
+        with self.assertRaisesRegex(ValueError, r"expects volumes \(B, C, X, Y, Z\)"):
+            ForegroundSliceInferer((8, 8))(torch.zeros(1, 1, 8, 8), torch.nn.Identity())
+
+
+class TestTranslationInferer(unittest.TestCase):
+    def test_foreground_only_picks_crop_or_whole_slices_by_generator(self):
+        self.assertIsNone(crop_multiple(UNetGenerator(image_size=16, ngf=2)))
+        self.assertEqual(crop_multiple(ResnetGenerator(ngf=2, n_blocks=1)), 4)
+        self.assertEqual(crop_multiple(ResnetGenerator), 4)
+        unet = translation_inferer("volume", 32, 4, foreground_only=True)
+        self.assertEqual((unet.roi_size, unet.size_multiple), ((32, 32), None))
+        resnet = translation_inferer("volume", 32, 4, foreground_only=True, size_multiple=4, margin=8)
+        self.assertEqual((resnet.roi_size, resnet.size_multiple, resnet.margin), (None, 4, 8))
+        # a generator trained on crops keeps whole slices, window by window
+        windowed = translation_inferer("volume", 64, 4, window_size=32, foreground_only=True, size_multiple=4)
+        self.assertEqual((windowed.roi_size, windowed.size_multiple, windowed.mode), ((32, 32), None, "gaussian"))
+        self.assertIsInstance(translation_inferer("volume", 32, 4, amp=True, foreground_only=True), AutocastInferer)
+        self.assertIsInstance(translation_inferer("volume", 32, 4), SliceInferer)  # the default stays MONAI's
+
+    def test_bf16_through_the_foreground_inferer(self):
+        torch.manual_seed(0)
+        network = UNetGenerator(image_size=32, ngf=4).eval()
+        volume = _head((30, 30, 8), (slice(5, 25), slice(5, 25), slice(2, 6)))
+        with torch.no_grad():
+            exact = translation_inferer("volume", 32, 4, foreground_only=True)(volume, network)
+            fast = translation_inferer("volume", 32, 4, amp=True, foreground_only=True)(volume, network)
+        self.assertEqual(fast.dtype, torch.float32)
+        self.assertLess(float((fast - exact).abs().max()), 0.05)
+
+
+if __name__ == "__main__":
+    unittest.main()
