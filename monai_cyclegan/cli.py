@@ -57,7 +57,14 @@ def _demo(args: argparse.Namespace) -> int:
 def _phantom(args: argparse.Namespace) -> int:
     from monai_cyclegan.data.phantom import ensure_phantom_dataset
 
-    out = ensure_phantom_dataset(args.out, num_subjects=args.subjects, scale=args.scale, seed=args.seed)
+    out = ensure_phantom_dataset(
+        args.out,
+        num_subjects=args.subjects,
+        scale=args.scale,
+        seed=args.seed,
+        lesions=args.lesions,
+        vary_sequences=args.vary_sequences,
+    )
     t1, t2 = (len(list((out / f"IXI-{c}").glob("*.nii.gz"))) for c in ("T1", "T2"))
     print(f"{out}: {t1} T1 and {t2} T2 volumes, with paired/ ground truth and manifest.json")
     return 0
@@ -180,13 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     phantom = verbs.add_parser(
         "phantom",
         help="generate a synthetic brain phantom data set (T1 and T2 volumes, IXI layout)",
-        description="Write a seeded synthetic brain phantom in the IXI layout (OUT/IXI-T1, OUT/IXI-T2) with paired "
-        "ground truth (OUT/paired) and a manifest; an existing phantom with the same settings is kept as it is.",
+        description="Write a seeded synthetic head phantom built from the MNI ICBM152 template in the IXI layout "
+        "(OUT/IXI-T1, OUT/IXI-T2) with paired ground truth (OUT/paired: both contrasts, tissue labels, lesion masks) "
+        "and a manifest; an existing phantom with the same settings is kept as it is.",
     )
     phantom.add_argument("--out", required=True, help="data set directory to write (use it as dataset_dir)")
     phantom.add_argument("--subjects", type=int, default=10, help="number of subjects (default: 10)")
     phantom.add_argument("--scale", type=float, default=1.0, help="grid scale, 1.0 is IXI's resolution (default: 1)")
     phantom.add_argument("--seed", type=int, default=0, help="seed of the phantom (default: 0)")
+    phantom.add_argument("--lesions", action="store_true", help="give every subject MS-like white-matter lesions")
+    phantom.add_argument(
+        "--vary_sequences",
+        action="store_true",
+        help="draw each subject's TR, TE, TI and flip angle from ranges around IXI's protocols",
+    )
     phantom.set_defaults(func=_phantom)
 
     preview = verbs.add_parser(

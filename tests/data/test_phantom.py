@@ -1,4 +1,4 @@
-"""Tests of the procedural head phantom (monai_cyclegan.data.phantom)."""
+"""Tests of the phantom's subjects and data sets (monai_cyclegan.data.phantom)."""
 
 from __future__ import annotations
 
@@ -12,32 +12,39 @@ from unittest import mock
 
 import nibabel as nib
 import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import ResampleToMatch
 from parameterized import parameterized
 
-from monai_cyclegan.data import phantom
 from monai_cyclegan.data.phantom import (
+    PHANTOM_VERSION,
     TISSUE_LABELS,
     ensure_phantom_dataset,
     load_phantom_manifest,
     phantom_grids,
+    sample_subject_parameters,
     simulate_subject,
-    spoiled_gre_signal,
-    tissue_signals,
     write_phantom_dataset,
 )
+from monai_cyclegan.data.phantom import dataset as phantom_dataset
+from monai_cyclegan.data.phantom.subject import _render_grid
+from monai_cyclegan.data.phantom.template import TEMPLATE_NOTICE
 
-SCALE = 0.25
-LABEL = TISSUE_LABELS
+SCALE = 0.5  # about 2 mm voxels
+FILE_SCALE = 0.25  # the data sets written to disk
 EXPECTED_GRIDS = {
-    # name: (shape at SCALE, spacing at SCALE, orientation codes)
+    # name: (shape at FILE_SCALE, spacing at FILE_SCALE, orientation codes)
     "t1": ((38, 64, 64), (4.8, 3.75, 3.75), ("L", "S", "P")),
     "t2": ((64, 64, 32), (3.75, 3.75, 5.0), ("L", "P", "S")),
     "paired": ((45, 54, 45), (4.0, 4.0, 4.0), ("R", "A", "S")),
 }
 
 
-def tissue_means(image: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    return {name: float(image[labels == value].mean()) for name, value in TISSUE_LABELS.items()}
+def label_means(image: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {
+        name: float(image[labels == value].mean()) for name, value in TISSUE_LABELS.items() if (labels == value).any()
+    }
 
 
 def far_from_head(labels: np.ndarray, margin: int = 2) -> np.ndarray:
@@ -50,40 +57,21 @@ def far_from_head(labels: np.ndarray, margin: int = 2) -> np.ndarray:
     return ~near[margin:-margin, margin:-margin, margin:-margin]
 
 
+def to_ras(axcodes: tuple[str, str, str]) -> np.ndarray:
+    """nibabel orientation transform from an array with these axis codes to RAS."""
+    orientations = nib.orientations
+    return orientations.ornt_transform(orientations.axcodes2ornt(axcodes), orientations.axcodes2ornt(("R", "A", "S")))
+
+
 def file_mtimes(root: Path) -> dict[str, int]:
     return {str(path.relative_to(root)): path.stat().st_mtime_ns for path in root.rglob("*") if path.is_file()}
-
-
-class TestSignalModel(unittest.TestCase):
-    def test_tissue_contrast_order(self):
-        t1, t2 = tissue_signals("t1"), tissue_signals("t2")
-        self.assertGreater(t1[LABEL["wm"]], t1[LABEL["gm"]])
-        self.assertGreater(t1[LABEL["gm"]], t1[LABEL["csf"]])
-        self.assertGreater(t2[LABEL["csf"]], t2[LABEL["gm"]])
-        self.assertGreater(t2[LABEL["gm"]], t2[LABEL["wm"]])
-        self.assertGreater(t2[LABEL["fat"]], t2[LABEL["gm"]])  # apparent fat T2 on turbo spin echo
-        self.assertEqual(t1[LABEL["air"]], 0.0)
-        self.assertLess(max(t1[LABEL["skull"]], t2[LABEL["skull"]]), 1e-3)
-
-    def test_plain_spoiled_gre_has_almost_no_grey_white_contrast(self):
-        # The reason the default T1w model is inversion-prepared: IXI's readout alone gives GM ~ WM.
-        wm, gm = (phantom.TISSUE_PROPERTIES[name] for name in ("wm", "gm"))
-        pd, t1, t2 = (np.array([getattr(wm, key), getattr(gm, key)]) for key in ("proton_density", "t1_ms", "t2_ms"))
-        signal = spoiled_gre_signal(pd, t1, t2)
-        self.assertLess(abs(signal[1] / signal[0] - 1.0), 0.1)
-        prepared = tissue_signals("t1")
-        self.assertLess(prepared[LABEL["gm"]] / prepared[LABEL["wm"]], 0.85)
-
-    def test_unknown_contrast_raises(self):
-        with self.assertRaisesRegex(ValueError, "contrast"):
-            tissue_signals("flair")
 
 
 class TestGrids(unittest.TestCase):
     @parameterized.expand(list(EXPECTED_GRIDS))
     def test_grid_geometry(self, name):
         shape, spacing, codes = EXPECTED_GRIDS[name]
-        grid = phantom_grids(SCALE)[name]
+        grid = phantom_grids(FILE_SCALE)[name]
         self.assertEqual(grid.shape, shape)
         np.testing.assert_allclose(grid.spacing_mm, spacing)
         self.assertEqual(nib.aff2axcodes(grid.affine), codes)
@@ -91,37 +79,39 @@ class TestGrids(unittest.TestCase):
         centre = grid.affine @ np.append((np.array(shape) - 1) / 2.0, 1.0)
         np.testing.assert_allclose(centre[:3], 0.0, atol=1e-9)
 
-    def test_full_scale_shapes(self):
+    def test_full_scale_shapes_are_ixis(self):
         grids = phantom_grids(1.0)
         self.assertEqual(grids["t1"].shape, (150, 256, 256))
+        np.testing.assert_allclose(grids["t1"].spacing_mm, (1.2, 0.9375, 0.9375))
         self.assertEqual(grids["t2"].shape, (256, 256, 130))
         self.assertEqual(grids["paired"].shape, (180, 216, 180))
-
-    def test_deep_region_holds_the_deep_structures(self):
-        params = dataclasses.replace(phantom.sample_subject_parameters(1), ventricle_factor=1.6)
-        points = np.mgrid[-36:36:0.5, -44:38:0.5, -16:31:0.5].reshape(3, -1).astype(np.float32)
-        inside = (phantom._ventricle_sdf(points, params) > 0) | (phantom._deep_grey_sdf(points) > 0)
-        for axis, (low, high) in enumerate(phantom._DEEP_REGION_MM):
-            self.assertGreater(points[axis, inside].min(), low)
-            self.assertLess(points[axis, inside].max(), high)
 
 
 class TestSimulatedSubject(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.subject = simulate_subject(1, seed=0, scale=SCALE)
+        cls.subject = simulate_subject(1, seed=0, scale=SCALE, lesions=True)
 
     def test_t1w_contrast_order_in_labels(self):
-        means = tissue_means(self.subject.paired_t1, self.subject.labels)
-        self.assertGreater(means["wm"], 1.15 * means["gm"])
+        means = label_means(self.subject.paired_t1, self.subject.labels)
+        self.assertGreater(means["wm"], 1.1 * means["gm"])
         self.assertGreater(means["gm"], 1.3 * means["csf"])
         self.assertLess(means["air"], 0.1 * means["wm"])
 
     def test_t2w_contrast_order_in_labels(self):
-        means = tissue_means(self.subject.paired_t2, self.subject.labels)
-        self.assertGreater(means["csf"], 1.15 * means["gm"])
-        self.assertGreater(means["gm"], 1.3 * means["wm"])
+        means = label_means(self.subject.paired_t2, self.subject.labels)
+        self.assertGreater(means["csf"], 1.3 * means["gm"])
+        self.assertGreater(means["gm"], 1.2 * means["wm"])
         self.assertLess(means["air"], 0.1 * means["wm"])
+
+    def test_lesions_dark_in_t1w_and_bright_in_t2w(self):
+        lesions = self.subject.lesions.astype(bool)
+        self.assertGreater(lesions.sum(), 20)
+        np.testing.assert_array_equal(lesions, self.subject.labels == TISSUE_LABELS["lesion"])
+        white = self.subject.labels == TISSUE_LABELS["wm"]
+        for image, lower, upper in ((self.subject.paired_t1, 0.4, 0.9), (self.subject.paired_t2, 1.3, 2.5)):
+            ratio = image[lesions].mean() / image[white].mean()
+            self.assertTrue(lower < ratio < upper, ratio)
 
     def test_background_is_a_rician_noise_floor(self):
         for image, contrast in ((self.subject.paired_t1, "t1"), (self.subject.paired_t2, "t2")):
@@ -138,60 +128,76 @@ class TestSimulatedSubject(unittest.TestCase):
             self.assertEqual(image.dtype, np.int16)
             self.assertGreaterEqual(image.min(), 0)
             self.assertTrue(200 < np.percentile(image[image > 100], 90) < 4000, name)
-        self.assertEqual(self.subject.labels.dtype, np.uint8)
+        for name in ("labels", "lesions"):
+            self.assertEqual(getattr(self.subject, name).dtype, np.uint8)
 
     def test_every_tissue_is_labelled(self):
         self.assertEqual(set(np.unique(self.subject.labels)), set(TISSUE_LABELS.values()))
 
-    def test_head_is_inside_every_field_of_view(self):
-        for index in range(1, 7):
-            params = phantom.sample_subject_parameters(index, seed=0)
-            for name, grid in phantom_grids(SCALE).items():
-                _, labels = phantom._render_grid(params, grid, (), with_labels=True)
-                border = [labels[[0, -1]], labels[:, [0, -1]], labels[:, :, [0, -1]]]
-                self.assertFalse(any(face.any() for face in border), (index, name))
-                self.assertGreater((labels > 0).mean(), 0.05, (index, name))
+    def test_brain_size_follows_the_size_factors(self):
+        # The deformation keeps the brain's volume on average, so it scales with the product of the size factors.
+        brain = [TISSUE_LABELS[name] for name in ("gm", "wm", "lesion")]
+        other = simulate_subject(2, seed=0, scale=SCALE)
+        volumes = [np.isin(s.labels, brain).sum() / np.prod(s.parameters.size_factors) for s in (self.subject, other)]
+        self.assertAlmostEqual(volumes[0] / volumes[1], 1.0, delta=0.04)
 
-    def test_tissue_fractions_are_a_partition(self):
-        points = np.random.default_rng(0).uniform(-90, 90, size=(3, 50_000)).astype(np.float32)
-        fractions = phantom._tissue_fractions(*points, self.subject.parameters, voxel_mm=2.0)
-        self.assertGreaterEqual(fractions.min(), 0.0)
-        np.testing.assert_allclose(fractions.sum(axis=0), 1.0, atol=1e-5)
+    def test_acquisitions_sit_where_their_affines_say(self):
+        # Each acquisition, resampled through its own affine onto the paired grid, matches the paired image there.
+        for contrast in ("t1", "t2"):
+            acquired = torch.as_tensor(getattr(self.subject, contrast), dtype=torch.float32)[None]
+            paired = torch.as_tensor(getattr(self.subject, f"paired_{contrast}"), dtype=torch.float32)[None]
+            resampled = ResampleToMatch()(
+                MetaTensor(acquired, affine=torch.as_tensor(self.subject.affines[contrast])),
+                img_dst=MetaTensor(paired, affine=torch.as_tensor(self.subject.affines["paired"])),
+            )[0]
+            head = torch.as_tensor(self.subject.labels > 0) & (resampled > 0)
+            correlation = np.corrcoef(resampled[head].numpy(), paired[0][head].numpy())[0, 1]
+            self.assertGreater(correlation, 0.85, contrast)
+
+    def test_head_fits_the_sides_and_top_of_every_field_of_view(self):
+        for index in range(1, 7):
+            params = sample_subject_parameters(index, seed=0)
+            subject_map = params.subject_map()
+            for name, grid in phantom_grids(FILE_SCALE).items():
+                _, labels = _render_grid(params, subject_map, grid, (), with_labels=True)
+                head = nib.orientations.apply_orientation(labels, to_ras(grid.axcodes)) > 0
+                sides = [head[[0, -1]], head[:, [0, -1]], head[:, :, -1]]  # the neck leaves through the bottom
+                self.assertFalse(any(face.any() for face in sides), (index, name))
+                self.assertGreater(head.mean(), 0.05, (index, name))
 
 
 class TestDeterminism(unittest.TestCase):
     def test_same_seed_gives_identical_images(self):
-        first, second = simulate_subject(2, seed=5, scale=0.2), simulate_subject(2, seed=5, scale=0.2)
-        for name in ("t1", "t2", "paired_t1", "paired_t2", "labels"):
+        first, second = (simulate_subject(2, seed=5, scale=FILE_SCALE, lesions=True) for _ in range(2))
+        for name in ("t1", "t2", "paired_t1", "paired_t2", "labels", "lesions"):
             np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
 
-    def test_different_seed_gives_different_images(self):
-        first, second = simulate_subject(2, seed=5, scale=0.2), simulate_subject(2, seed=6, scale=0.2)
-        self.assertGreater((first.labels != second.labels).mean(), 0.01)
-        self.assertFalse(np.array_equal(first.t1, second.t1))
+    def test_subjects_differ_in_anatomy_size_and_pose(self):
+        first, second = (sample_subject_parameters(index, seed=0) for index in (1, 2))
+        for name in ("rotation_deg", "size_factors", "ventricle_expansion_mm", "elastic", "layers"):
+            self.assertNotEqual(getattr(first, name), getattr(second, name), name)
+        labels = [simulate_subject(index, seed=0, scale=FILE_SCALE).labels for index in (1, 2)]
+        self.assertGreater((labels[0] != labels[1]).mean(), 0.02)
 
-    def test_same_seed_gives_bit_identical_files(self):
-        with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
-            write_phantom_dataset(first, num_subjects=1, scale=0.2, seed=3)
-            write_phantom_dataset(second, num_subjects=1, scale=0.2, seed=3)
-            files = sorted(path.relative_to(first) for path in Path(first).rglob("*") if path.is_file())
-            self.assertEqual(len(files), 6)
-            for name in files:
-                self.assertEqual((Path(first) / name).read_bytes(), (Path(second) / name).read_bytes(), name)
+    def test_options_change_only_their_own_part(self):
+        plain = sample_subject_parameters(3, seed=1)
+        lesioned = sample_subject_parameters(3, seed=1, lesions=True)
+        varied = sample_subject_parameters(3, seed=1, vary_sequences=True)
+        self.assertEqual(plain.lesions, ())
+        self.assertGreater(len(lesioned.lesions), 0)
+        self.assertEqual(dataclasses.replace(lesioned, lesions=()), plain)
+        self.assertNotEqual(varied.sequences, plain.sequences)
+        self.assertEqual(dataclasses.replace(varied, sequences=plain.sequences), plain)
 
-    def test_subjects_differ_in_shape_and_pose(self):
-        first, second = (simulate_subject(index, seed=0, scale=0.2) for index in (1, 2))
-        self.assertGreater((first.labels != second.labels).mean(), 0.02)
-        self.assertNotEqual(first.parameters.rotation_deg, second.parameters.rotation_deg)
-        self.assertNotEqual(first.parameters.size_factors, second.parameters.size_factors)
-        self.assertNotEqual(first.parameters.ventricle_factor, second.parameters.ventricle_factor)
-        self.assertNotEqual(first.parameters.fold_phases, second.parameters.fold_phases)
+    def test_without_lesions_nothing_is_labelled_lesion(self):
+        subject = simulate_subject(4, seed=0, scale=0.125)
+        self.assertFalse(subject.lesions.any())
+        self.assertNotIn(TISSUE_LABELS["lesion"], np.unique(subject.labels))
 
     def test_anatomy_does_not_depend_on_scale(self):
-        self.assertEqual(phantom.sample_subject_parameters(3, 1), phantom.sample_subject_parameters(3, 1))
-        coarse, fine = simulate_subject(3, seed=1, scale=0.1), simulate_subject(3, seed=1, scale=0.2)
+        coarse, fine = simulate_subject(3, seed=1, scale=0.125), simulate_subject(3, seed=1, scale=0.25)
         self.assertEqual(coarse.parameters, fine.parameters)
-        head_volumes = [(s.labels > 0).sum() / scale**3 for s, scale in ((coarse, 0.1), (fine, 0.2))]  # mm^3
+        head_volumes = [(s.labels > 0).sum() / scale**3 for s, scale in ((coarse, 0.125), (fine, 0.25))]  # mm^3
         self.assertLess(abs(head_volumes[0] / head_volumes[1] - 1.0), 0.1)
 
 
@@ -200,7 +206,9 @@ class TestWritePhantomDataset(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.root = Path(cls.tmp.name) / "phantom"
-        cls.records = write_phantom_dataset(cls.root, num_subjects=2, scale=SCALE, seed=0, first_index=7)
+        cls.records = write_phantom_dataset(
+            cls.root, num_subjects=2, scale=FILE_SCALE, seed=0, first_index=7, lesions=True
+        )
 
     @classmethod
     def tearDownClass(cls):
@@ -209,12 +217,11 @@ class TestWritePhantomDataset(unittest.TestCase):
     def test_records_and_file_names(self):
         self.assertEqual([r["subject"] for r in self.records], ["PH007", "PH008"])
         record = self.records[0]
-        self.assertEqual(set(record), {"subject", "t1", "t2", "paired_t1", "paired_t2", "labels"})
+        self.assertEqual(set(record), {"subject", "t1", "t2", "paired_t1", "paired_t2", "labels", "lesions"})
         self.assertEqual(record["t1"], str(self.root / "IXI-T1" / "PH007-Phantom-0007-T1.nii.gz"))
         self.assertEqual(record["t2"], str(self.root / "IXI-T2" / "PH007-Phantom-0007-T2.nii.gz"))
-        self.assertEqual(record["paired_t1"], str(self.root / "paired" / "PH007-T1.nii.gz"))
-        self.assertEqual(record["paired_t2"], str(self.root / "paired" / "PH007-T2.nii.gz"))
-        self.assertEqual(record["labels"], str(self.root / "paired" / "PH007-labels.nii.gz"))
+        for key, suffix in (("paired_t1", "T1"), ("paired_t2", "T2"), ("labels", "labels"), ("lesions", "lesions")):
+            self.assertEqual(record[key], str(self.root / "paired" / f"PH007-{suffix}.nii.gz"))
         for path in (p for r in self.records for key, p in r.items() if key != "subject"):
             self.assertTrue(os.path.isabs(path) and os.path.isfile(path), path)
 
@@ -225,6 +232,7 @@ class TestWritePhantomDataset(unittest.TestCase):
             ("paired_t1", "paired", np.int16),
             ("paired_t2", "paired", np.int16),
             ("labels", "paired", np.uint8),
+            ("lesions", "paired", np.uint8),
         ]
     )
     def test_headers(self, key, grid_name, dtype):
@@ -239,24 +247,44 @@ class TestWritePhantomDataset(unittest.TestCase):
         np.testing.assert_allclose(image.header.get_qform(), image.header.get_sform(), atol=1e-5)
 
     def test_paired_images_share_one_grid(self):
-        images = [nib.load(self.records[1][key]) for key in ("paired_t1", "paired_t2", "labels")]
+        images = [nib.load(self.records[1][key]) for key in ("paired_t1", "paired_t2", "labels", "lesions")]
         for image in images[1:]:
             np.testing.assert_allclose(image.affine, images[0].affine)
 
     def test_files_match_in_memory_simulation(self):
-        subject = simulate_subject(8, seed=0, scale=SCALE)
-        np.testing.assert_array_equal(np.asanyarray(nib.load(self.records[1]["t2"]).dataobj), subject.t2)
-        np.testing.assert_array_equal(np.asanyarray(nib.load(self.records[1]["labels"]).dataobj), subject.labels)
+        subject = simulate_subject(8, seed=0, scale=FILE_SCALE, lesions=True)
+        for key in ("t2", "labels", "lesions"):
+            np.testing.assert_array_equal(np.asanyarray(nib.load(self.records[1][key]).dataobj), getattr(subject, key))
 
     def test_manifest(self):
         manifest = json.loads((self.root / "manifest.json").read_text())
         self.assertEqual(
             manifest["parameters"],
-            {"num_subjects": 2, "scale": SCALE, "seed": 0, "first_index": 7, "version": phantom.PHANTOM_VERSION},
+            {
+                "num_subjects": 2,
+                "scale": FILE_SCALE,
+                "seed": 0,
+                "first_index": 7,
+                "lesions": True,
+                "vary_sequences": False,
+                "version": PHANTOM_VERSION,
+            },
         )
+        self.assertEqual(manifest["template"], TEMPLATE_NOTICE)
         self.assertEqual([s["subject"] for s in manifest["subjects"]], ["PH007", "PH008"])
-        self.assertIn("ventricle_factor", manifest["subjects"][0]["parameters"])
+        parameters = manifest["subjects"][0]["parameters"]
+        self.assertIn("ventricle_expansion_mm", parameters)
+        self.assertEqual(parameters["sequences"]["t2"], {"tr_ms": 5725.0, "te_ms": 100.0})
+        self.assertGreater(len(parameters["lesions"]), 0)
         self.assertEqual(load_phantom_manifest(self.root), self.records)
+
+    def test_same_seed_gives_bit_identical_files(self):
+        with tempfile.TemporaryDirectory() as other:
+            write_phantom_dataset(other, num_subjects=2, scale=FILE_SCALE, seed=0, first_index=7, lesions=True)
+            files = sorted(path.relative_to(self.root) for path in self.root.rglob("*") if path.is_file())
+            self.assertEqual(len(files), 1 + 2 * 6)
+            for name in files:
+                self.assertEqual((self.root / name).read_bytes(), (Path(other) / name).read_bytes(), name)
 
 
 class TestEnsurePhantomDataset(unittest.TestCase):
@@ -269,8 +297,8 @@ class TestEnsurePhantomDataset(unittest.TestCase):
     def test_second_call_regenerates_nothing(self):
         self.assertEqual(ensure_phantom_dataset(self.root, num_subjects=2, scale=0.2), self.root)
         before = file_mtimes(self.root)
-        self.assertEqual(len(before), 1 + 2 * 5)
-        with mock.patch.object(phantom, "write_phantom_dataset") as write:
+        self.assertEqual(len(before), 1 + 2 * 5)  # no lesion masks without lesions
+        with mock.patch.object(phantom_dataset, "write_phantom_dataset") as write:
             ensure_phantom_dataset(str(self.root), num_subjects=2, scale=0.2)
         write.assert_not_called()
         self.assertEqual(file_mtimes(self.root), before)
@@ -282,18 +310,18 @@ class TestEnsurePhantomDataset(unittest.TestCase):
         manifest = json.loads((self.root / "manifest.json").read_text())
         self.assertEqual(manifest["parameters"]["num_subjects"], 3)
         self.assertEqual(manifest["parameters"]["seed"], 4)
-        self.assertEqual(len(list((self.root / "paired").iterdir())), 9)
+        self.assertEqual(len(list((self.root / "paired").iterdir())), 3 * 3)
         self.assertEqual(sorted(p.name for p in self.parent.iterdir()), ["phantom"])
 
     def test_interrupted_generation_leaves_nothing_that_looks_complete(self):
-        real_simulate = phantom.simulate_subject
+        real_simulate = phantom_dataset.simulate_subject
 
-        def fail_on_second_subject(index, seed, scale):
+        def fail_on_second_subject(index, *args):
             if index == 2:
                 raise KeyboardInterrupt
-            return real_simulate(index, seed, scale)
+            return real_simulate(index, *args)
 
-        with mock.patch.object(phantom, "simulate_subject", side_effect=fail_on_second_subject):
+        with mock.patch.object(phantom_dataset, "simulate_subject", side_effect=fail_on_second_subject):
             with self.assertRaises(KeyboardInterrupt):
                 ensure_phantom_dataset(self.root, num_subjects=2, scale=0.2)
         self.assertEqual(list(self.parent.iterdir()), [])
@@ -316,6 +344,8 @@ class TestEnsurePhantomDataset(unittest.TestCase):
             ("nan_scale", {"scale": float("nan")}, "scale"),
             ("negative_seed", {"seed": -1}, "seed"),
             ("negative_first_index", {"first_index": -3}, "first_index"),
+            ("lesions_not_a_bool", {"lesions": "yes"}, "lesions"),
+            ("vary_sequences_not_a_bool", {"vary_sequences": 1}, "vary_sequences"),
         ]
     )
     def test_bad_parameters_raise(self, _, kwargs, name):
