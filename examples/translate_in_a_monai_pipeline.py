@@ -1,7 +1,9 @@
 """Use the bundle's T1 -> T2 generator inside your own MONAI pipeline.
 
 The network comes from the bundle with MONAI's bundle API (``ConfigParser``: the same ``network_def`` the bundle
-trains and exports); the rest is an ordinary MONAI chain of dictionary transforms and a ``SliceInferer``. The
+trains and exports); the rest is an ordinary MONAI chain of dictionary transforms and an inferer: the package's
+``ForegroundSliceInferer``, which runs the 2D generator on the axial slices that hold the head, as the bundle does
+(MONAI's ``SliceInferer`` gives the same result on those slices and translates the air slices too). The
 generator expects what it was trained on: RAS orientation, the model spacing (``fov_mm / image_size`` mm in-plane),
 intensities scaled to [-1, 1] by the head's upper percentile (``RobustScaleIntensityd``). ``Invertd`` takes the
 synthetic T2 back onto the input's grid.
@@ -16,7 +18,6 @@ from pathlib import Path
 
 import torch
 from monai.bundle import ConfigParser
-from monai.inferers import SliceInferer
 from monai.transforms import (
     Compose,
     EnsureChannelFirstd,
@@ -29,6 +30,7 @@ from monai.transforms import (
 )
 
 from monai_cyclegan.bundle import bundle_dir
+from monai_cyclegan.inferers import ForegroundSliceInferer
 from monai_cyclegan.transforms import RobustScaleIntensityd, model_spacing
 
 
@@ -63,8 +65,8 @@ def translate(
         ]
     )
     data = preprocessing({"image": str(volume)})
-    # axial slices through the 2D generator, padded with air (-1) to the model size
-    inferer = SliceInferer(roi_size=(image_size, image_size), spatial_dim=2, sw_batch_size=8, cval=-1.0)
+    # the axial slices that hold the head through the 2D generator, padded with air (-1) to the model size
+    inferer = ForegroundSliceInferer(roi_size=(image_size, image_size), sw_batch_size=8)
     with torch.no_grad():
         data["pred"] = inferer(data["image"][None], network)[0]
     postprocessing = Compose(

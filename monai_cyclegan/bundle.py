@@ -12,6 +12,7 @@ from monai.bundle import ConfigWorkflow
 from monai.inferers import Inferer, SimpleInferer, SliceInferer, SlidingWindowInferer
 from torch import nn
 
+from monai_cyclegan.checks import as_bool
 from monai_cyclegan.inferers import ForegroundSliceInferer
 
 __all__ = [
@@ -122,8 +123,8 @@ def autocast_kwargs(amp_dtype: str) -> dict[str, torch.dtype]:
 def place_network(
     network: nn.Module,
     device: str | torch.device,
-    channels_last: bool = False,
-    compile: bool = False,
+    channels_last: bool | str = False,
+    compile: bool | str = False,
     compile_backend: str = "inductor",
 ) -> nn.Module:
     """Move a network to ``device`` with the training speed options, and return it (the same module).
@@ -140,9 +141,9 @@ def place_network(
         compile_backend: the ``torch.compile`` backend.
     """
     network = network.to(device)
-    if channels_last:
+    if as_bool("channels_last", channels_last):
         network = network.to(memory_format=torch.channels_last)
-    if compile:
+    if as_bool("compile", compile):
         network.compile(backend=compile_backend)
     return network
 
@@ -182,7 +183,7 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
     return network.to(device)
 
 
-def crop_multiple(generator: nn.Module | Callable[..., nn.Module]) -> int | None:
+def crop_multiple(generator: nn.Module | Callable[..., nn.Module], enabled: bool | str = True) -> int | None:
     """What a generator needs of the size of a slice cut to the head: a multiple of 4, or None for its full size.
 
     The ResNet generator (two stride-2 levels) takes any size divisible by 4; the U-Net generator takes only the size
@@ -191,9 +192,12 @@ def crop_multiple(generator: nn.Module | Callable[..., nn.Module]) -> int | None
     Args:
         generator: a generator, its class, or a callable that builds it (``functools.partial``, as the configs'
             ``generator_def`` is).
+        enabled: the ``crop_to_head`` setting; when false, None (whole slices) for every generator.
     """
     from monai_cyclegan.networks import ResnetGenerator
 
+    if not as_bool("crop_to_head", enabled):
+        return None
     target = getattr(generator, "func", generator)
     cls = target if isinstance(target, type) else type(target)
     return 4 if issubclass(cls, ResnetGenerator) else None
@@ -233,8 +237,8 @@ def translation_inferer(
     image_size: int = 256,
     sw_batch_size: int = 8,
     window_size: int | None = None,
-    amp: bool = False,
-    foreground_only: bool = False,
+    amp: bool | str = False,
+    foreground_only: bool | str = False,
     size_multiple: int | None = None,
     margin: int = 16,
 ) -> Inferer:
@@ -253,13 +257,15 @@ def translation_inferer(
     that no seam shows where two windows meet; its slices are never cut to the head.
 
     With ``amp``, the generator runs in bf16 (:class:`AutocastInferer`): faster on a GPU and on a CPU with bf16 units
-    (``benchmarks/``); on the capstone model its PSNR differs from float32's by at most 0.013 dB (README).
+    (``benchmarks/``); on the capstone model its PSNR differs from float32's by at most 0.013 dB (README). The flags
+    may be the strings ``"true"`` and ``"false"`` of a bundle command line (:func:`~monai_cyclegan.checks.as_bool`).
 
     Raises:
-        ValueError: for a kind other than ``"volume"`` or ``"slice"``.
+        ValueError: for a kind other than ``"volume"`` or ``"slice"``, or a flag that is not true or false.
     """
     if kind not in ("slice", "volume"):
         raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
+    amp, foreground_only = as_bool("amp", amp), as_bool("foreground_only", foreground_only)
     windowed = window_size is not None and window_size < image_size
     size = window_size if windowed else image_size
     settings = {"overlap": 0.5, "mode": "gaussian"} if windowed else {"overlap": 0.25}

@@ -7,9 +7,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from monai_cyclegan.errors import root_cause
+
 __all__ = ["main"]
 
-_MONAI_WRAPPERS = ("Failed to ", "applying transform ")
 _DIRECTIONS = ("t1_to_t2", "t2_to_t1")  # monai_cyclegan.bundle.DIRECTIONS, not imported: it keeps `--help` fast
 # argparse attributes that are not config IDs
 _NOT_CONFIG_IDS = ("verb", "func", "config")
@@ -87,9 +88,14 @@ def _train(args: argparse.Namespace) -> int:
 
 def _translate(args: argparse.Namespace) -> int:
     precision = {"amp": False} if args.fp32 else {}
+    # a failed input makes the run raise (after every other input), with each failure and the report in the message
     workflow = _run_bundle_config("inference.json", "infer", args, not_ids=("fp32",), **precision)
-    count = len(workflow.parser.get_parsed_content("inputs").files)
-    print(f"{count} file(s) translated {workflow.parser.get_parsed_content('direction')} into {args.output_dir}")
+    report = workflow.parser.get_parsed_content("report")
+    skipped = report.count("skipped")
+    print(
+        f"{report.count('translated')} file(s) translated {workflow.parser.get_parsed_content('direction')} into "
+        f"{args.output_dir}" + (f", {skipped} skipped (already complete)" if skipped else "")
+    )
     return 0
 
 
@@ -245,8 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
         "translate",
         help="translate a NIfTI volume, a folder of them, or a folder of PNG/JPEG slices into the other contrast",
         description="Run the bundle's inference (configs/inference.json): every file of INPUT_PATH goes through the "
-        "generator, volumes slice by slice in batches, and is written to OUTPUT_DIR as <name>_synT2 (or _synT1) with "
-        "the input's affine and size (NIfTI) or size (PNG). Each output appears only once complete.",
+        "generator, volumes slice by slice in batches (only the slices that hold the head), and is written to "
+        "OUTPUT_DIR as <name>_synT2 (or _synT1) with the input's affine and size (NIfTI) or size (PNG). Each output "
+        "appears only once complete. A file that cannot be translated is reported and the others go on; "
+        "OUTPUT_DIR/translation_report.csv lists every input, and the exit status is 1 if any failed.",
     )
     translate.add_argument("--input_path", required=True, help="a NIfTI or PNG/JPEG file, or a folder of one kind")
     translate.add_argument("--output_dir", required=True, help="where the translated files go")
@@ -256,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--sw_batch_size", type=int, default=None, help="slices per generator batch (default: 8)")
     translate.add_argument("--fp32", action="store_true", help="run the generator in float32 instead of bf16")
+    translate.add_argument(
+        "--skip_existing",
+        action="store_true",
+        default=None,
+        help="continue a half-done run: skip inputs whose output in OUTPUT_DIR is complete (loads, input's grid)",
+    )
     _add_config_option(translate, "inference.json", ", e.g. the one the model was trained with")
     translate.set_defaults(func=_translate)
 
@@ -366,11 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (OSError, ValueError, RuntimeError) as e:
-        # MONAI wraps an error of the package in "Failed to evaluate/instantiate ..." (the config parser) and in
-        # "applying transform <object at 0x...>" (Compose); show the cause, which names the file or setting.
-        while str(e).startswith(_MONAI_WRAPPERS) and e.__cause__ is not None:
-            e = e.__cause__
-        print(f"monai-cyclegan {args.verb}: error: {e}", file=sys.stderr)
+        # show the cause of MONAI's wrappers, which names the file or setting
+        print(f"monai-cyclegan {args.verb}: error: {root_cause(e)}", file=sys.stderr)
         return 1
 
 

@@ -82,6 +82,21 @@ class TestPhantomAndTrain(unittest.TestCase):
             self.assertEqual(code, 0)
             self.assertIn(f"2 file(s) translated t2_to_t1 into {out / 'synT1'}", printed.getvalue())
             self.assertIn("translating 2 volume file(s)", bar.getvalue())  # the progress bar
+            self.assertIn("translation: 2 translated, 0 skipped", printed.getvalue())  # the report's summary
+            with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(main([*argv, "--skip_existing"]), 0)
+            self.assertIn(f"0 file(s) translated t2_to_t1 into {out / 'synT1'}, 2 skipped", printed.getvalue())
+            bad = Path(tmp) / "bad"
+            bad.mkdir()
+            (bad / "notes.nii.gz").write_text("not a volume")
+            argv_bad = ["translate", "--input_path", str(bad), "--output_dir", str(out / "bad")]
+            argv_bad += ["--checkpoint", str(out / "models"), "--config", str(tiny)]
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+                self.assertEqual(main(argv_bad), 1)
+            self.assertRegex(
+                err.getvalue(), rf"monai-cyclegan translate: error: {bad / 'notes.nii.gz'}: cannot read it as an image"
+            )
+            self.assertIn(f"1 of 1 input(s) failed; see {out / 'bad' / 'translation_report.csv'}", err.getvalue())
             argv = ["export", "--out", f"{tmp}/g.onnx", "--format", "onnx", "--direction", "t2_to_t1"]
             argv += ["--checkpoint", str(out / "models"), "--config", str(tiny)]
             with contextlib.redirect_stdout(io.StringIO()) as printed:

@@ -154,6 +154,14 @@ class TestTranslationInferer(unittest.TestCase):
         self.assertIsInstance(translation_inferer("volume", 32, 4, amp=True, foreground_only=True), AutocastInferer)
         self.assertIsInstance(translation_inferer("volume", 32, 4), SliceInferer)  # the default stays MONAI's
 
+    def test_flags_from_the_bundle_command_line(self):
+        """`python -m monai.bundle run ... --amp false` passes the string "false", which must not switch bf16 on."""
+        self.assertIsInstance(translation_inferer("volume", 32, 4, amp="false", foreground_only="False"), SliceInferer)
+        self.assertIsInstance(translation_inferer("volume", 32, 4, amp="true"), AutocastInferer)
+        self.assertIsNone(crop_multiple(ResnetGenerator, "false"))
+        with self.assertRaisesRegex(ValueError, "amp must be true or false, got 'no'"):
+            translation_inferer("volume", 32, 4, amp="no")
+
     def test_bf16_through_the_foreground_inferer(self):
         torch.manual_seed(0)
         network = UNetGenerator(image_size=32, ngf=4).eval()

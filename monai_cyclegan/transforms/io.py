@@ -17,7 +17,7 @@ import torch
 from monai.config import KeysCollection, PathLike
 from monai.data import MetaTensor, NibabelWriter
 from monai.transforms import LoadImaged, SaveImage, SaveImaged
-from monai.utils import MetaKeys, PostFix
+from monai.utils import ImageMetaKey, MetaKeys, PostFix
 
 from monai_cyclegan.files import write_atomically
 
@@ -124,15 +124,16 @@ class AtomicSaveImage(SaveImage):
             self.set_options(init_kwargs={"description": nifti_description})
         _writable_folder(output_dir)
 
+    def output_path(self, meta_data: Mapping | None) -> Path:
+        """The file an image with this metadata is saved to: MONAI's naming, ``<output_dir>/<name>_<postfix><ext>``."""
+        return Path(self.folder_layout.filename(**self.fname_formatter(dict(meta_data or {}), self)))
+
     def __call__(
         self, img: torch.Tensor | np.ndarray, meta_data: dict | None = None, filename: PathLike | None = None
     ) -> torch.Tensor | np.ndarray:
         """Save ``img`` (channel first) like ``SaveImage``, atomically."""
         meta_data = img.meta if isinstance(img, MetaTensor) else meta_data
-        if filename is not None:
-            path = Path(f"{filename}{self.output_ext}")
-        else:
-            path = Path(self.folder_layout.filename(**self.fname_formatter(meta_data, self)))
+        path = Path(f"{filename}{self.output_ext}") if filename is not None else self.output_path(meta_data)
         if not str(path).endswith(self.output_ext):  # only a custom folder_layout can do this
             raise ValueError(f"{path}: the output name does not end with the output extension {self.output_ext!r}.")
         save = super().__call__
@@ -183,3 +184,10 @@ class AtomicSaveImaged(SaveImaged):
             **saver_args,
         )
         self.saver = AtomicSaveImage(output_dir=output_dir, nifti_description=nifti_description, **saver_args)
+
+    def output_path(self, source: PathLike) -> Path:
+        """The file the translation of the input file ``source`` is saved to (see :meth:`AtomicSaveImage.output_path`).
+
+        Lets a run find the outputs of an earlier one before loading anything, e.g. to skip finished inputs.
+        """
+        return self.saver.output_path({ImageMetaKey.FILENAME_OR_OBJ: str(source)})

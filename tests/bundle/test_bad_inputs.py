@@ -1,13 +1,15 @@
 """Every bad input of issue 6 through the bundle: an error naming the file (or setting) and the problem, no output.
 
 Inference runs ``configs/inference.json`` on one bad file at a time with an untrained tiny generator (the weights do
-not matter to these errors); training runs ``configs/train.json`` on a data set with one bad file; ``monai-cyclegan
-evaluate`` and ``python -m monai.bundle run inferring`` are each tried once as well.
+not matter to these errors); it records the failure in ``translation_report.csv``, goes on with the other inputs of a
+folder (issue 16) and fails at the end. Training runs ``configs/train.json`` on a data set with one bad file;
+``monai-cyclegan evaluate`` and ``python -m monai.bundle run inferring`` are each tried once as well.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -31,6 +33,7 @@ from monai_cyclegan.bundle import bundle_dir, run_workflow
 from monai_cyclegan.cli import main
 from monai_cyclegan.data.phantom import write_phantom_dataset
 from monai_cyclegan.networks import UNetGenerator
+from monai_cyclegan.translation import REPORT_NAME
 from tests.shared_data import write_nifti
 
 CONFIGS = bundle_dir() / "configs"
@@ -124,6 +127,16 @@ class TestBadInputs(unittest.TestCase):
             files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
             self.assertEqual(files, [], folder)
 
+    def _assert_only_report(self, folder: Path, failed: list[Path], translated: tuple[str, ...] = ()) -> None:
+        """``folder`` holds the outputs ``translated`` and the report, whose rows mark ``failed`` as failed."""
+        self.assertEqual(sorted(p.name for p in folder.iterdir()), sorted([*translated, REPORT_NAME]))
+        with (folder / REPORT_NAME).open() as f:
+            rows = {row["input"]: row for row in csv.DictReader(f)}
+        for path in failed:
+            row = rows[str(path)]
+            self.assertEqual((row["status"], row["output"]), ("failed", ""))
+            self.assertTrue(row["error"].startswith(f"{path}: "), row["error"])
+
     def _infer(self, input_path: Path, config: Path | list[Path] = CONFIGS / "inference.json", **overrides):
         settings = {"output_dir": str(self.out), "checkpoint": str(self.weights), **TINY, **overrides}
         return run_workflow(config, "infer", input_path=str(input_path), **settings)
@@ -136,7 +149,7 @@ class TestBadInputs(unittest.TestCase):
     def test_inference_names_the_bad_file(self, name, problem):
         path = self.bad / name
         self._assert_fails(lambda: self._infer(path), f"^{re.escape(str(path))}: {problem}")
-        self._assert_no_output(self.out)
+        self._assert_only_report(self.out, failed=[path])
 
     @parameterized.expand(
         [
@@ -256,17 +269,22 @@ class TestBadInputs(unittest.TestCase):
             mock.patch.object(ITKWriter, "write", write_half_and_fail),
         ):
             self._assert_fails(lambda: self._infer(self.bad / "good.nii.gz"), "cannot find a suitable writer")
-        self._assert_no_output(self.out)
+        self._assert_only_report(self.out, failed=[self.bad / "good.nii.gz"])
 
-    def test_a_bad_file_in_a_folder_keeps_the_complete_outputs_before_it(self):
+    def test_a_bad_file_in_a_folder_does_not_stop_the_others(self):
         inputs = self.case / "in"
         inputs.mkdir()
-        shutil.copyfile(self.bad / "good.nii.gz", inputs / "a.nii.gz")
-        shutil.copyfile(self.bad / "nan.nii.gz", inputs / "b.nii.gz")
+        for name, source in (("a", "good"), ("b", "nan"), ("c", "good"), ("d", "truncated")):
+            shutil.copyfile(self.bad / f"{source}.nii.gz", inputs / f"{name}.nii.gz")
         bad = re.escape(str(inputs / "b.nii.gz"))
-        self._assert_fails(lambda: self._infer(inputs), f"^{bad}: the volume holds NaN")
-        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a_synT2.nii.gz"])  # no temporary file
-        self.assertEqual(nib.load(self.out / "a_synT2.nii.gz").shape, _head().shape)
+        self._assert_fails(
+            lambda: self._infer(inputs),
+            f"^{bad}: the volume holds NaN",
+            r"2 of 4 input\(s\) failed; see .*translation_report\.csv$",
+        )
+        failed = [inputs / "b.nii.gz", inputs / "d.nii.gz"]
+        self._assert_only_report(self.out, failed, translated=("a_synT2.nii.gz", "c_synT2.nii.gz"))  # no temporary
+        self.assertEqual(nib.load(self.out / "c_synT2.nii.gz").shape, _head().shape)
 
     def test_evaluate_names_the_bad_volume(self):
         pairs = self.case / "pairs"
@@ -298,8 +316,10 @@ class TestBadInputsCommandLine(unittest.TestCase):
     def tearDownClass(cls):
         cls._tmp.cleanup()
 
-    def _run(self, input_name: str, *overrides: str) -> tuple[subprocess.CompletedProcess, Path]:
-        out = Path(tempfile.mkdtemp(dir=self.root)) / "out"
+    def _run(
+        self, input_name: str, *overrides: str, out: Path | None = None
+    ) -> tuple[subprocess.CompletedProcess, Path]:
+        out = out or Path(tempfile.mkdtemp(dir=self.root)) / "out"
         cmd = [
             sys.executable,
             "-m",
@@ -325,7 +345,24 @@ class TestBadInputsCommandLine(unittest.TestCase):
         result, out = self._run("truncated.nii.gz", "--ngf", "4")
         self.assertNotEqual(result.returncode, 0)
         self.assertIn(f"{self.root / 'truncated.nii.gz'}: {BAD_VOLUMES['truncated.nii.gz']}", result.stderr)
-        self.assertEqual(list(out.iterdir()), [])  # created by the check of the output folder, and left empty
+        self.assertIn("0 translated, 0 skipped (already complete), 1 failed, of 1 input(s)", result.stdout)
+        self.assertEqual([p.name for p in out.iterdir()], [REPORT_NAME])  # the report, and no output
+
+    def test_a_folder_with_a_bad_file_then_skip_existing(self):
+        """Every good file is translated, the run exits non-zero naming the bad one; a rerun skips the finished ones."""
+        folder = self.root / "folder"
+        folder.mkdir()
+        for name, source in (("a", "good"), ("b", "zeros"), ("c", "good")):
+            shutil.copyfile(self.root / f"{source}.nii.gz", folder / f"{name}.nii.gz")
+        result, out = self._run("folder", "--ngf", "4")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"{folder / 'b.nii.gz'}: {BAD_VOLUMES['zeros.nii.gz'].replace(chr(92), '')}", result.stderr)
+        self.assertIn("2 translated, 0 skipped (already complete), 1 failed, of 3 input(s)", result.stdout)
+        self.assertEqual(sorted(p.name for p in out.iterdir()), ["a_synT2.nii.gz", "c_synT2.nii.gz", REPORT_NAME])
+        (folder / "b.nii.gz").unlink()  # the bad file removed, the run continued
+        again, _ = self._run("folder", "--ngf", "4", "--skip_existing", "true", out=out)
+        self.assertEqual(again.returncode, 0, again.stderr[-2000:])
+        self.assertIn("0 translated, 2 skipped (already complete), 0 failed, of 2 input(s)", again.stdout)
 
     def test_mistyped_override(self):
         result, out = self._run("good.nii.gz", "--ngf", "abc")  # fire passes "abc" on as a string

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -206,6 +207,26 @@ class TestBundle(unittest.TestCase):
                     )
                     data = res.get_fdata()
                     self.assertTrue(np.isfinite(data).all() and data.min() >= 0 and data.max() <= 1)
+
+    def test_a_half_done_folder_continues_with_skip_existing(self):
+        """The second run keeps the complete output, redoes a damaged one and reports which is which."""
+        inputs = sorted((self.out / "phantom" / "IXI-T1").glob("*.nii.gz"))
+        with tempfile.TemporaryDirectory() as pred_dir:
+            settings = {"input_path": str(inputs[0].parent), "output_dir": pred_dir, **TINY}
+            settings["checkpoint"] = str(self.models / "model.pt")
+            _run("inference.json", "infer", **settings)
+            outputs = sorted(Path(pred_dir).glob("*.nii.gz"))
+            kept, damaged = outputs
+            kept_bytes = kept.read_bytes()
+            damaged.write_bytes(damaged.read_bytes()[:-100])  # as a copy cut short by a full disk
+            workflow = _run("inference.json", "infer", skip_existing=True, **settings)
+            report = workflow.parser.get_parsed_content("report")
+            self.assertEqual([r.status for r in report.records], ["skipped", "translated"])
+            self.assertEqual([r.output for r in report.records], [str(kept), str(damaged)])
+            self.assertEqual(kept.read_bytes(), kept_bytes)  # not rewritten
+            self.assertEqual(nib.load(damaged).get_fdata().shape, nib.load(inputs[1]).shape)  # complete again
+            with (Path(pred_dir) / "translation_report.csv").open() as f:
+                self.assertEqual([row["status"] for row in csv.DictReader(f)], ["skipped", "translated"])
 
     def test_speed_options_of_inference_agree_with_float32(self):
         """inference.json runs the generator in bf16 by default (amp): within 0.02 of float32 (outputs in [0, 1]);

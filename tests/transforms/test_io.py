@@ -121,6 +121,17 @@ class TestAtomicSaveImaged(unittest.TestCase):
         AtomicSaveImage(self.out, output_ext=".NII.GZ", print_log=False)(image, filename=self.out / "named")
         self.assertEqual(self._files(), ["a_trans.nii.gz", "named.nii.gz"])
 
+    @parameterized.expand([(".nii.gz", "PH001-T1.nii.gz"), (".png", "Image #1.png")])
+    def test_output_path_is_where_the_save_writes(self, ext, source):
+        settings = {"output_postfix": "synT2", "output_ext": ext, "separate_folder": False, "print_log": False}
+        settings.update({"scale": 255, "output_dtype": np.uint8} if ext == ".png" else {})
+        save = AtomicSaveImaged("pred", output_dir=self.out, savepath_in_metadict=True, **settings)
+        image = _image(source)[..., 0] if ext == ".png" else _image(source)
+        expected = save.output_path(f"/in/{source}")  # known before anything is loaded or saved
+        self.assertFalse(expected.exists())
+        save({"pred": image})
+        self.assertEqual((image.meta["saved_to"], self._files()), (str(expected), [expected.name]))
+
     def test_output_folder_that_cannot_be_created(self):
         blocker = Path(self._tmp.name) / "a file"
         blocker.write_text("")
