@@ -46,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 k: summary[k]
-                for k in ("timings", "metrics", "synthetic_tissue_core_means", "csf_bright_wm_dark", "picture")
+                for k in ("timings", "metrics", "baseline_metrics", "lesion_contrast", "csf_bright_wm_dark", "picture")
             },
             indent=2,
         )

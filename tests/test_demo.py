@@ -11,7 +11,7 @@ from PIL import Image
 
 from monai_cyclegan.demo import run_demo
 
-TINY = {"subjects": 2, "phantom_scale": 0.125, "image_size": 32, "ngf": 4, "ndf": 4, "epochs": 1}
+TINY = {"subjects": 2, "phantom_scale": 0.25, "image_size": 32, "ngf": 4, "ndf": 4, "epochs": 1}
 
 
 class TestDemo(unittest.TestCase):
@@ -27,10 +27,19 @@ class TestDemo(unittest.TestCase):
             np.testing.assert_allclose(synthetic.affine, source.affine, atol=1e-4)
             self.assertIn("/holdout/", summary["input"])  # the translated subject was never trained on
             picture = np.asarray(Image.open(out / "demo.png"))
-            panels = np.split(picture[40:], 3, axis=1)  # input | synthetic | ground truth, below the titles
+            panels = np.split(picture[40:], 4, axis=1)  # input | synthetic | truth | error, below the titles
             self.assertTrue(all(panel.max() > 0 for panel in panels))
             saved = json.loads((out / "summary.json").read_text())
             self.assertEqual(set(saved["metrics"]), {"psnr", "ssim", "mae", "nmse"})
+            self.assertEqual(set(saved["baseline_metrics"]), {"psnr", "ssim", "mae", "nmse"})
+            self.assertAlmostEqual(
+                saved["psnr_over_baseline_db"], saved["metrics"]["psnr"] - saved["baseline_metrics"]["psnr"]
+            )
+            lesions = saved["lesion_contrast"]  # the demo's phantom has lesions, bright in the true T2
+            self.assertGreater(lesions["truth"]["contrast"], 1.2)
+            self.assertEqual(
+                set(lesions), {"synthetic", "truth", "baseline", "synthetic_relative_error", "lesion_voxels"}
+            )
             self.assertEqual(set(saved["synthetic_tissue_core_means"]), {"csf", "gm", "wm"})
             self.assertIsInstance(saved["csf_bright_wm_dark"], bool)
 

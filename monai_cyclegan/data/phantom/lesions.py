@@ -25,10 +25,10 @@ from monai_cyclegan.data.phantom.anatomy import COARSE_MM, template_anatomy
 
 __all__ = ["LESION_COUNTS", "Lesion", "lesion_fraction", "lesion_sites", "sample_lesions"]
 
-LESION_COUNTS: dict[str, tuple[int, int]] = {"periventricular": (3, 8), "juxtacortical": (1, 4), "deep": (0, 3)}
+LESION_COUNTS: dict[str, tuple[int, int]] = {"periventricular": (4, 10), "juxtacortical": (2, 5), "deep": (1, 4)}
 """Smallest and largest number of lesions of each kind in one subject."""
 
-_SHORT_SEMI_AXIS_MM = (1.5, 4.0)
+_SHORT_SEMI_AXIS_MM = (2.0, 5.0)
 _PERIVENTRICULAR_ELONGATION = (1.3, 2.5)
 _OTHER_ELONGATION = (1.0, 1.6)
 _PERIVENTRICULAR_MM = (2.0, 8.0)
@@ -96,7 +96,7 @@ def _frame(long_axis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def sample_lesions(rng: np.random.Generator) -> tuple[Lesion, ...]:
     """Draw one subject's lesions: a number of each kind in :data:`LESION_COUNTS`, each at a random candidate site.
 
-    The short semi-axis is 1.5-4 mm; periventricular lesions are 1.3-2.5 times longer along the normal of the
+    The short semi-axis is 2-5 mm; periventricular lesions are 1.3-2.5 times longer along the normal of the
     ventricle wall, the others up to 1.6 times longer in a random direction.
     """
     lesions = []
