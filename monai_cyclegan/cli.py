@@ -130,10 +130,14 @@ def _prepare_ixi(args: argparse.Namespace) -> int:
 
 
 def _split(args: argparse.Namespace) -> int:
-    from monai_cyclegan.data.splits import split_dataset, split_from_pairs
+    from monai_cyclegan.data.splits import split_dataset, split_from_pairs, split_named
 
+    if args.pairs and args.test:
+        raise ValueError("give either --pairs or --test, not both.")
     if args.pairs:
         splits = split_from_pairs(args.dataset_dir, args.pairs, args.out, args.test_every)
+    elif args.test:
+        splits = split_named(args.dataset_dir, args.out, args.test.split(","), filter(None, args.validation.split(",")))
     else:
         splits = split_dataset(args.dataset_dir, args.out, args.val_fraction, args.test_fraction, args.seed)
     print(f"{args.out}: " + ", ".join(f"{name} {len(subjects)}" for name, subjects in splits.items()) + " subjects")
@@ -321,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
         "every other image, unpaired, instead of a random split",
     )
     split.add_argument("--test_every", type=int, default=4, help="k of --pairs (default: 4)")
+    split.add_argument(
+        "--test",
+        default=None,
+        help="comma-separated subjects to test on (e.g. patient19); every other subject trains, unless named by "
+        "--validation. Replaces the random split",
+    )
+    split.add_argument("--validation", default="", help="comma-separated validation subjects, with --test")
     split.set_defaults(func=_split)
 
     pair = verbs.add_parser(

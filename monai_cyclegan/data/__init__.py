@@ -21,6 +21,7 @@ from monai_cyclegan.data.splits import (
     select_split,
     split_dataset,
     split_from_pairs,
+    split_named,
     split_subjects,
     write_splits,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "select_split",
     "split_dataset",
     "split_from_pairs",
+    "split_named",
     "split_subjects",
     "unpaired_slice_dataset",
     "write_splits",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from monai_cyclegan.data.inputs import IMAGE_SUFFIXES, NIFTI_SUFFIXES, files_by_kind
 from monai_cyclegan.data.ixi import IXI_FOLDERS, list_ixi_volumes
+from monai_cyclegan.data.subject_folders import SUBJECT_FILES, list_subject_folders
 
 __all__ = ["LAYOUTS", "DatasetLayout", "detect_layout", "file_subject"]
 
@@ -15,7 +16,9 @@ LAYOUTS: dict[str, dict[str, str]] = {
     "ixi": {"t1": IXI_FOLDERS["t1"], "t2": IXI_FOLDERS["t2"], "holds": "IXI-named NIfTI volumes"},
     "slice_dataset": {"t1": "Tr1/TrainT1", "t2": "Tr2/TrainT2", "holds": "2D PNG/JPEG slices"},
     "t1_t2_folders": {"t1": "t1", "t2": "t2", "holds": "2D PNG/JPEG slices, or NIfTI volumes"},
+    "subject_folders": {"t1": "<subject>/T1.nii.gz", "t2": "<subject>/T2.nii.gz", "holds": "a folder per subject"},
 }
+_FOLDER_LAYOUTS = ("ixi", "slice_dataset", "t1_t2_folders")  # the layouts found by their two contrast folders
 _MASK_SUFFIX = "-mask"  # optional masks of IXI-T1/x.nii.gz live in IXI-T1-mask/x.nii.gz
 
 
@@ -28,7 +31,7 @@ class DatasetLayout:
         kind: ``"volume"`` (3D NIfTI, sliced axially) or ``"slice"`` (2D image files).
         root: the data set directory.
         t1, t2: per contrast, ``{"image": path, "subject": id}`` dictionaries sorted by file name, with ``"site"`` for
-            IXI names and ``"mask"`` where a mask folder provides one.
+            IXI names and ``"mask"`` where a mask folder (or a subject folder) provides one.
     """
 
     name: str
@@ -106,6 +109,26 @@ def _folder_layout(root: Path, name: str, folders: dict[str, Path | None]) -> Da
     return DatasetLayout(name, kind, str(root), entries["t1"], entries["t2"])
 
 
+def _subject_folder_layout(root: Path, subjects: list[dict[str, str]]) -> DatasetLayout:
+    """The layout of a folder per subject (:func:`~.subject_folders.list_subject_folders`), volumes only.
+
+    Masks select the training slices only when every subject of a contrast has one, as with mask folders.
+    """
+    entries: dict[str, list[dict[str, str]]] = {}
+    for contrast in ("t1", "t2"):
+        having = [s for s in subjects if contrast in s]
+        if not having:
+            raise ValueError(
+                f"dataset_dir {str(root)!r} is one-sided: its subject folders hold no {contrast.upper()} volume "
+                f"({'/'.join(n.upper() for n in SUBJECT_FILES[contrast])}.nii.gz). Training needs both contrasts."
+            )
+        masked = all("mask" in s for s in having)
+        entries[contrast] = [
+            {"image": s[contrast], "subject": s["subject"], **({"mask": s["mask"]} if masked else {})} for s in having
+        ]
+    return DatasetLayout("subject_folders", "volume", str(root), entries["t1"], entries["t2"])
+
+
 def detect_layout(dataset_dir: str | Path) -> DatasetLayout:
     """Find which of :data:`LAYOUTS` ``dataset_dir`` holds and list its T1 and T2 images.
 
@@ -117,9 +140,12 @@ def detect_layout(dataset_dir: str | Path) -> DatasetLayout:
     root = Path(dataset_dir)
     if not str(dataset_dir) or not root.is_dir():
         raise FileNotFoundError(f"dataset_dir {str(root)!r} does not exist or is not a directory.")
-    folders = {name: {c: _folder(root, spec[c]) for c in ("t1", "t2")} for name, spec in LAYOUTS.items()}
+    folders = {name: {c: _folder(root, LAYOUTS[name][c]) for c in ("t1", "t2")} for name in _FOLDER_LAYOUTS}
     present = [name for name, found in folders.items() if any(found.values())]
     if not present:
+        subjects = list_subject_folders(root)
+        if subjects:
+            return _subject_folder_layout(root, subjects)
         contents = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
         what = f"found {contents[:10]}" if contents else "it is empty"
         raise ValueError(

@@ -20,6 +20,7 @@ __all__ = [
     "select_split",
     "split_dataset",
     "split_from_pairs",
+    "split_named",
     "split_subjects",
     "write_splits",
 ]
@@ -153,4 +154,34 @@ def split_from_pairs(
         pairs=str(Path(pairs_csv).resolve()),
         test_every=test_every,
     )
+    return splits
+
+
+def split_named(
+    dataset_dir: str | Path, path: str | Path, test: Iterable[str], validation: Iterable[str] = ()
+) -> dict[str, list[str]]:
+    """Test (and validate) on the named subjects, train on every other subject of ``dataset_dir``; write ``path``.
+
+    For fixed protocols, e.g. the real-volume protocol (train on two MS patients, test on the third).
+
+    Raises:
+        ValueError: when a named subject is not part of ``dataset_dir``, is named for both splits, or no subject is
+            left for training.
+    """
+    layout = detect_layout(dataset_dir)
+    known = {e["subject"] for e in layout.t1 + layout.t2}
+    test, validation = sorted(set(test)), sorted(set(validation))
+    unknown = sorted((set(test) | set(validation)) - known)
+    if unknown:
+        raise ValueError(
+            f"subjects {unknown[:5]} are not part of the data set {str(dataset_dir)!r} ({sorted(known)[:10]})."
+        )
+    both = sorted(set(test) & set(validation))
+    if both:
+        raise ValueError(f"subjects {both[:5]} are named for both test and validation.")
+    train = sorted(known - set(test) - set(validation))
+    if not train:
+        raise ValueError(f"no subject of {str(dataset_dir)!r} is left for training.")
+    splits = {"train": train, "validation": validation, "test": test}
+    write_splits(path, splits, dataset_dir=str(Path(dataset_dir).resolve()), layout=layout.name)
     return splits
