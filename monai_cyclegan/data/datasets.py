@@ -67,6 +67,7 @@ def unpaired_slice_dataset(
     split_file: str | Path | None = None,
     split: str = "train",
     crop_size: int | None = None,
+    samples_per_epoch: int = 0,
 ) -> UnpairedDataset:
     """Unpaired T1 (domain A) / T2 (domain B) 2D training dataset over any supported ``dataset_dir`` layout.
 
@@ -89,6 +90,8 @@ def unpaired_slice_dataset(
             ``split`` are used.
         split: ``"train"``, ``"validation"`` or ``"test"``.
         crop_size: train on random ``crop_size`` squares of the slices (None or ``image_size``: whole slices).
+        samples_per_epoch: unpaired items per epoch (0: one per image of the larger domain); with few volumes, each
+            item draws new random slices (see :class:`~monai_cyclegan.data.unpaired.UnpairedDataset`).
     """
     crop_size = crop_size if crop_size and crop_size < image_size else None
     layout = detect_layout(dataset_dir)
@@ -115,4 +118,4 @@ def unpaired_slice_dataset(
         domains.append(
             CacheDataset(rows, transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=False)
         )
-    return UnpairedDataset(*domains)
+    return UnpairedDataset(*domains, length=samples_per_epoch)

@@ -17,7 +17,12 @@ class UnpairedDataset(Randomizable, Dataset):
 
     Item ``i`` takes domain-A sample ``i`` (modulo its length; the data loader's shuffle randomises the order) and a
     domain-B sample drawn at random, so the two domains are shuffled independently and an epoch covers the larger
-    domain once. Items of the underlying datasets may be dictionaries or lists of them (several slices per volume).
+    domain once, or holds ``length`` items when that is given. Items of the underlying datasets may be dictionaries or
+    lists of them (several slices per volume).
+
+    ``length`` serves data sets of few volumes: each access to a volume draws a new random slice, so with two volumes
+    per contrast and ``length=100`` an epoch is 100 different slice pairs instead of two, and the per-epoch work of
+    the handlers (checkpoints, image panels) no longer dominates the training time.
 
     MONAI's data loader seeds this dataset per worker through ``set_random_state``, which here also re-seeds the
     random transforms of both underlying datasets (the loader does not descend into a seeded object itself).
@@ -27,14 +32,23 @@ class UnpairedDataset(Randomizable, Dataset):
         dataset_b: dataset of domain B (e.g. T2 slices).
         keys: output keys of the two domains.
         image_key: key of the image in the underlying items.
+        length: items per epoch; None or 0 for the larger domain's size.
     """
 
     def __init__(
-        self, dataset_a: Dataset, dataset_b: Dataset, keys: Sequence[str] = ("A", "B"), image_key: str = "image"
+        self,
+        dataset_a: Dataset,
+        dataset_b: Dataset,
+        keys: Sequence[str] = ("A", "B"),
+        image_key: str = "image",
+        length: int | None = None,
     ) -> None:
         for name, ds in (("dataset_a", dataset_a), ("dataset_b", dataset_b)):
             if len(ds) == 0:  # type: ignore[arg-type]
                 raise ValueError(f"{name} is empty: an unpaired dataset needs images of both domains.")
+        if length is not None and (isinstance(length, bool) or not isinstance(length, int) or length < 0):
+            raise ValueError(f"length must be a non-negative number of items per epoch (0: automatic), got {length!r}.")
+        self.length = length or max(len(dataset_a), len(dataset_b))  # type: ignore[arg-type]
         self.dataset_a = dataset_a
         self.dataset_b = dataset_b
         self.keys = tuple(keys)
@@ -50,7 +64,7 @@ class UnpairedDataset(Randomizable, Dataset):
         return self
 
     def __len__(self) -> int:
-        return max(len(self.dataset_a), len(self.dataset_b))  # type: ignore[arg-type]
+        return self.length
 
     def randomize(self, data: Any = None) -> None:
         """Draw the index of the next domain-B sample."""

@@ -62,6 +62,17 @@ class TestUnpairedDataset(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "different numbers"):
             ds[0]
 
+    def test_length_sets_the_items_per_epoch_and_cycles_through_a(self):
+        ds = UnpairedDataset(_domain("a", 2), _domain("b", 2), length=7)
+        self.assertEqual(len(ds), 7)
+        self.assertEqual([ds[i][0]["A"] for i in range(7)], ["a0", "a1"] * 3 + ["a0"])
+        self.assertEqual(len(UnpairedDataset(_domain("a", 2), _domain("b", 3), length=0)), 3)  # 0: automatic
+
+    def test_length_must_be_a_count(self):
+        for bad in (-1, 2.5, True):
+            with self.assertRaisesRegex(ValueError, "length must be"):
+                UnpairedDataset(_domain("a", 2), _domain("b", 2), length=bad)
+
     def test_empty_domain(self):
         with self.assertRaisesRegex(ValueError, "dataset_b is empty"):
             UnpairedDataset(_domain("a", 2), Dataset([]))
