@@ -12,7 +12,7 @@ from monai_cyclegan.evaluation.evaluate import (
 )
 from monai_cyclegan.evaluation.failure_modes import failure_mode_checks, pearson
 from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics, tissue_means
-from monai_cyclegan.evaluation.pairs import EvaluationPairs, load_pairs
+from monai_cyclegan.evaluation.pairs import EvaluationPairs, baseline_references, load_pairs
 from monai_cyclegan.evaluation.training_curves import LOSS_FIGURES, read_scalars, save_loss_curves
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "EvaluationCase",
     "EvaluationPairs",
     "METRIC_NAMES",
+    "baseline_references",
     "evaluate_translation",
     "evaluation_provenance",
     "failure_mode_checks",

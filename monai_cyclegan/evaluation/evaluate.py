@@ -16,7 +16,8 @@ from torch import nn
 from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
 from monai_cyclegan.evaluation.cases import EvaluationCase, load_case
 from monai_cyclegan.evaluation.failure_modes import failure_mode_checks
-from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics
+from monai_cyclegan.evaluation.lesions import lesion_fidelity
+from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics, slice_metrics
 from monai_cyclegan.evaluation.pairs import EvaluationPairs
 from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_csv, write_figure
 from monai_cyclegan.files import write_json
@@ -27,9 +28,13 @@ DIRECTION_CONTRASTS = {"t1_to_t2": ("t1", "t2"), "t2_to_t1": ("t2", "t1")}
 
 INTENSITY_CONVENTION = {
     "slice": "grey value / 255 (8-bit files; / 65535 for 16-bit), data_range 1, at each file's own size",
-    "volume": "model grid (RAS, model spacing), each volume robust-scaled to air 0 and upper foreground percentile 1, "
-    "data_range 1",
+    "volume": "the pair's own grid in RAS; each volume (synthetic ones too) divided by its 99.5th percentile inside "
+    "the mask (the mask file, else voxels where both contrasts are positive), clipped to [0, 1], 0 outside; "
+    "data_range 1; scores inside the mask",
 }
+
+# Lesions are bright in T2w and dark in T1w: what a target contrast should show.
+_BRIGHT_LESIONS = {"t1": False, "t2": True}
 
 
 def _translate(
@@ -44,6 +49,35 @@ def _figure_indices(count: int, rows: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, count - 1, min(rows, count)).round()})
 
 
+def _intensity_mapping(
+    case: EvaluationCase, source: str, target: str, references: list[EvaluationCase]
+) -> torch.Tensor:
+    """The intensity-mapping baseline of one case, matched to the target images of ``references``."""
+    image = case.images[source]
+    if case.kind == "volume":
+        return intensity_mapping_baseline(image, [r.images[target][r.mask] for r in references], mask=case.mask)
+    return intensity_mapping_baseline(image, [r.images[target] for r in references])
+
+
+def _lesion_record(case: EvaluationCase, target: str, synthetic: torch.Tensor) -> dict[str, float]:
+    """Lesion contrast of the synthetic image, and of the ground truth beside it, as ``lesion_*`` fields."""
+    bright = _BRIGHT_LESIONS[target]
+    record = {}
+    for prefix, image in (("lesion_", synthetic), ("lesion_truth_", case.images[target])):
+        fidelity = lesion_fidelity(image, case.lesions, case.white_matter, bright)
+        record.update({prefix + k: v for k, v in fidelity.items()})
+    return record
+
+
+def _figure_level(case: EvaluationCase) -> int | None:
+    """The axial slice a volume's figure shows: the one with the most lesion, else the middle (None for slices)."""
+    if case.kind != "volume":
+        return None
+    if case.lesions is not None and bool(case.lesions.any()):
+        return int(case.lesions.sum(dim=(0, 1)).argmax())
+    return case.mask.shape[-1] // 2
+
+
 def evaluate_translation(
     pairs: EvaluationPairs,
     output_dir: str | Path,
@@ -54,19 +88,24 @@ def evaluate_translation(
     device: str | torch.device = "cpu",
     figure_rows: int = 4,
     provenance: Mapping[str, Any] | None = None,
+    reference_pairs: EvaluationPairs | None = None,
 ) -> dict[str, Any]:
     """Score the model's translations and both baselines on every pair, for both directions, and write the report.
 
     For each direction (``t1_to_t2``, ``t2_to_t1``) and method (``model`` when its generator is given, ``identity``,
-    ``intensity_mapping``), every pair gets PSNR, SSIM, MAE and NMSE on the whole image and inside the head mask
+    ``intensity_mapping``), every pair gets PSNR, SSIM, MAE and NMSE on the whole image and inside the mask
     (:func:`~.metrics.similarity_metrics`), and the failure-mode checks (:func:`~.failure_modes.failure_mode_checks`,
-    inside the mask). The intensity-mapping baseline of each pair matches to the ground truths of the *other*
-    pairs, never its own.
+    inside the mask). Volumes are scored in the brain convention of :mod:`~.cases` (their "whole image" figures are
+    those inside the mask too), and also slice by slice along the axial axis; pairs with a lesion mask also get the
+    lesion contrast of the synthetic image against that of the ground truth (:func:`~.lesions.lesion_fidelity`). The
+    intensity-mapping baseline of each pair matches to the ground truths of the *other* pairs, never its own, or to
+    those of ``reference_pairs`` when given (e.g. the training subjects, for a test set of one subject).
 
-    Writes to ``output_dir``: ``metrics.csv`` (one row per image, direction and method), ``summary.json`` (means,
-    standard deviations, per-subject means, failure counts, the intensity convention, ``provenance``),
-    ``results.json`` (:func:`results_record`, with ``train_minutes`` and ``commit`` from ``provenance``) and
-    ``<direction>.png`` (rows of input | synthetic | ground truth | absolute error, for ``figure_rows`` pairs).
+    Writes to ``output_dir``: ``metrics.csv`` (one row per image, direction and method), ``slice_metrics.csv``
+    (volumes: one row per axial slice, direction and method), ``summary.json`` (means, standard deviations,
+    per-subject means, failure counts, lesion contrasts, the intensity convention, ``provenance``), ``results.json``
+    (:func:`results_record`, with ``train_minutes`` and ``commit`` from ``provenance``) and ``<direction>.png`` (rows
+    of input | synthetic | ground truth | absolute error, for ``figure_rows`` pairs).
 
     Args:
         pairs: the paired data (:func:`~.pairs.load_pairs`).
@@ -78,25 +117,33 @@ def evaluate_translation(
         device: device of the generators.
         figure_rows: pairs shown in each figure.
         provenance: extra facts for ``summary.json`` (checkpoint, training time, commit...).
+        reference_pairs: pairs whose ground truths the intensity mapping matches to, instead of the other pairs.
 
     Returns:
         The summary written to ``summary.json``.
 
     Raises:
-        ValueError: with fewer than two pairs (the intensity mapping needs other pairs), or a generator without an
-            inferer.
+        ValueError: with fewer than two pairs and no ``reference_pairs`` (the intensity mapping needs other pairs), or
+            a generator without an inferer.
     """
     generators = dict(generators or {})
     if generators and inferer is None:
         raise ValueError("an inferer is needed to run the generators.")
-    if len(pairs.rows) < 2:
-        raise ValueError(f"{pairs.source}: two pairs at least are needed (the intensity mapping matches to others).")
+    if len(pairs.rows) < 2 and reference_pairs is None:
+        raise ValueError(
+            f"{pairs.source}: two pairs at least are needed (the intensity mapping matches to others), or reference "
+            "pairs (e.g. the training split) to match to."
+        )
     device = torch.device(device)
     for network in generators.values():
         network.eval()
     started = time.perf_counter()
     cases = [load_case(pairs.kind, row, image_size, fov_mm) for row in pairs.rows]
+    references = None
+    if reference_pairs is not None:
+        references = [load_case(reference_pairs.kind, row, image_size, fov_mm) for row in reference_pairs.rows]
     records: list[dict[str, Any]] = []
+    slice_records: list[dict[str, Any]] = []
     shown = _figure_indices(len(cases), figure_rows)
     panels: dict[str, tuple[list, str]] = {}
     for direction, (source, target) in DIRECTION_CONTRASTS.items():
@@ -107,24 +154,26 @@ def evaluate_translation(
             if direction in generators:
                 outputs["model"] = _translate(case, source, generators[direction], inferer, device)
             outputs["identity"] = identity_baseline(image)
-            others = [c.images[target] for c in cases if c is not case]
-            outputs["intensity_mapping"] = intensity_mapping_baseline(image, others)
+            others = references if references is not None else [c for c in cases if c is not case]
+            outputs["intensity_mapping"] = _intensity_mapping(case, source, target, others)
             for method, synthetic in outputs.items():
-                record: dict[str, Any] = {
-                    "direction": direction,
-                    "method": method,
-                    "subject": case.subject,
-                    "image": case.name,
-                }
-                record.update(similarity_metrics(synthetic, truth))
+                names = {"direction": direction, "method": method, "subject": case.subject, "image": case.name}
+                record: dict[str, Any] = dict(names)
                 masked = similarity_metrics(synthetic, truth, mask=case.mask)
+                whole = masked if case.kind == "volume" else similarity_metrics(synthetic, truth)
+                record.update(whole)
                 record.update({f"masked_{k}": v for k, v in masked.items()})
                 record.update(failure_mode_checks(image, synthetic, truth, case.mask))
+                if case.lesions is not None:
+                    record.update(_lesion_record(case, target, synthetic))
                 records.append(record)
+                if case.kind == "volume":
+                    slice_records += [{**names, **row} for row in slice_metrics(synthetic, truth, case.mask)]
             if index in shown:
                 synthetic = outputs.get("model", outputs["intensity_mapping"])
                 error = ((synthetic - truth).abs() * ERROR_GAIN).clamp(0, 1)
-                rows.append([figure_image(x, pairs.kind) for x in (image, synthetic, truth, error)])
+                level = _figure_level(case)
+                rows.append([figure_image(x, pairs.kind, level) for x in (image, synthetic, truth, error)])
         panels[direction] = (rows, f"{source.upper()}, {'model' if direction in generators else 'intensity mapping'}")
     # Everything is written only once every pair has been scored, so a failure leaves no partial report.
     output_dir = Path(output_dir)
@@ -134,11 +183,20 @@ def evaluate_translation(
         "kind": pairs.kind,
         "num_pairs": len(cases),
         "intensity_convention": INTENSITY_CONVENTION[pairs.kind],
+        "baseline_references": reference_pairs.source if reference_pairs is not None else "the other pairs",
         "metrics": summarise(records, METRIC_NAMES),
         "figures": figures,
         "seconds": time.perf_counter() - started,
         **dict(provenance or {}),
     }
+    if slice_records:
+        per_slice = summarise(slice_records, METRIC_NAMES, prefixes=("",), flags=())
+        for direction, methods in per_slice.items():
+            for method, entry in methods.items():
+                summary["metrics"][direction][method]["per_slice"] = {
+                    k: v for k, v in entry.items() if k in METRIC_NAMES or k.endswith("_std")
+                } | {"slices": entry["images"]}
+        write_csv(output_dir / "slice_metrics.csv", slice_records)
     write_csv(output_dir / "metrics.csv", records)
     write_json(output_dir / "summary.json", summary)
     extra = {k: summary.get(k) for k in ("train_minutes", "commit")}
@@ -171,8 +229,9 @@ def evaluation_provenance(checkpoint: str | Path, run_record: str | Path | None 
 def results_record(summary: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """The compact results of an evaluation summary (the schema of ``docs/results/capstone.json``).
 
-    Whole-image PSNR, SSIM and MAE of the model per direction and of each baseline, plus ``extra`` (e.g.
-    ``train_minutes``, ``commit``).
+    PSNR, SSIM and MAE of the model per direction and of each baseline, a ``lesions`` block where the pairs have
+    lesion masks (per direction and method: the synthetic image's lesion contrast and conspicuous share, with the
+    ground truth's), plus ``extra`` (e.g. ``train_minutes``, ``commit``).
     """
 
     def pick(entry: Mapping[str, Any]) -> dict[str, float]:
@@ -181,5 +240,11 @@ def results_record(summary: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     metrics = summary["metrics"]
     record: dict[str, Any] = {d: pick(metrics[d]["model"]) for d in DIRECTION_CONTRASTS if "model" in metrics[d]}
     record["baselines"] = {method: {d: pick(metrics[d][method]) for d in DIRECTION_CONTRASTS} for method in BASELINES}
+    lesions = {
+        d: {method: entry["lesions"] for method, entry in metrics[d].items() if "lesions" in entry}
+        for d in DIRECTION_CONTRASTS
+    }
+    if any(lesions.values()):
+        record["lesions"] = lesions
     record.update(extra)
     return record

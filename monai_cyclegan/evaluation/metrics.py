@@ -8,7 +8,7 @@ import torch
 from monai.metrics import MAEMetric, PSNRMetric
 from monai.metrics.regression import compute_ssim_and_cs
 
-__all__ = ["METRIC_NAMES", "similarity_metrics", "tissue_means"]
+__all__ = ["METRIC_NAMES", "MIN_SLICE_VOXELS", "similarity_metrics", "slice_metrics", "tissue_means"]
 
 METRIC_NAMES = ("psnr", "ssim", "mae", "nmse")
 
@@ -64,6 +64,27 @@ def similarity_metrics(
         "mae": float(MAEMetric()(p, t).mean()),
         "nmse": float(((p - t) ** 2).sum() / (t**2).sum().clamp_min(1e-12)),
     }
+
+
+MIN_SLICE_VOXELS = 100
+"""Axial slices with fewer mask voxels than this are left out of the per-slice scores (the caps of the brain)."""
+
+
+def slice_metrics(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, min_voxels: int = MIN_SLICE_VOXELS
+) -> list[dict[str, float]]:
+    """:func:`similarity_metrics` inside the mask of every axial slice (last axis) of two volumes.
+
+    Returns:
+        One dictionary per slice with at least ``min_voxels`` mask voxels, with its index as ``slice``.
+    """
+    rows = []
+    for level in range(mask.shape[-1]):
+        inside = mask[..., level]
+        if int(inside.sum()) >= min_voxels:
+            scores = similarity_metrics(pred[..., level], target[..., level], mask=inside)
+            rows.append({"slice": level, **scores})
+    return rows
 
 
 def tissue_means(

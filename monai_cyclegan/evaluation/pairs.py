@@ -9,18 +9,20 @@ from monai_cyclegan.data.inputs import NIFTI_SUFFIXES, file_kind
 from monai_cyclegan.data.layouts import file_subject
 from monai_cyclegan.data.pairs_list import read_pairs_list
 from monai_cyclegan.data.splits import load_splits
+from monai_cyclegan.data.subject_folders import list_subject_folders
 
-__all__ = ["EvaluationPairs", "load_pairs"]
+__all__ = ["EvaluationPairs", "baseline_references", "load_pairs"]
 
 # Per subject in a pairs directory (the output of ``monai-cyclegan pair``, or the phantom's ``paired/`` folder).
-_T1, _T2, _MASKS = "-T1", "-T2", ("-mask", "-labels")
+_T1, _T2, _MASKS, _LESIONS = "-T1", "-T2", ("-mask", "-labels"), "-lesions"
 
 
 @dataclass(frozen=True)
 class EvaluationPairs:
     """Pairs of one kind, ``"slice"`` (2D image files) or ``"volume"`` (NIfTI).
 
-    Each row is ``{"subject", "t1", "t2"}``, with ``"mask"`` (any non-zero voxel is inside) where the source has one.
+    Each row is ``{"subject", "t1", "t2"}``, with ``"mask"`` (any non-zero voxel is inside) and ``"lesions"`` (a
+    lesion mask on the same grid) where the source has them.
     """
 
     source: str
@@ -42,11 +44,17 @@ def _rows_from_directory(path: Path) -> list[dict[str, str]]:
         mask = next((m for m in masks if m.is_file()), None)
         if mask is not None:
             row["mask"] = str(mask)
+        lesions = next((f for f in (path / f"{subject}{_LESIONS}{s}" for s in NIFTI_SUFFIXES) if f.is_file()), None)
+        if lesions is not None:
+            row["lesions"] = str(lesions)
         rows.append(row)
+    if not rows:
+        rows = [s for s in list_subject_folders(path) if "t1" in s and "t2" in s]
     if not rows:
         raise ValueError(
             f"{path}: no paired volumes; expected <subject>-T1.nii.gz and <subject>-T2.nii.gz files (optionally "
-            "<subject>-mask.nii.gz), as written by 'monai-cyclegan pair'."
+            "<subject>-mask.nii.gz and <subject>-lesions.nii.gz), as written by 'monai-cyclegan pair', or a folder per "
+            "subject holding T1.nii.gz and T2.nii.gz (optionally mask.nii.gz and lesions.nii.gz)."
         )
     return rows
 
@@ -80,7 +88,11 @@ def load_pairs(source: str | Path, split_file: str | Path | None = None, split: 
       files or NIfTI volumes, like ``pairs.csv`` of the public slice data set); each pair's subject is its T1 file
       name without extension; or
     * a directory of ``<subject>-T1.nii.gz``, ``<subject>-T2.nii.gz`` and optionally ``<subject>-mask.nii.gz`` (the
-      output of ``monai-cyclegan pair``) or ``<subject>-labels.nii.gz`` (the phantom's ``paired/`` folder).
+      output of ``monai-cyclegan pair``) or ``<subject>-labels.nii.gz`` (the phantom's ``paired/`` folder), and
+      ``<subject>-lesions.nii.gz``; or
+    * a directory with a folder per subject holding ``T1.nii.gz`` and ``T2.nii.gz`` on one grid, optionally
+      ``mask.nii.gz`` and ``lesions.nii.gz`` (:func:`~monai_cyclegan.data.subject_folders.list_subject_folders`),
+      like the real-volume protocol's MS patients.
 
     Args:
         source: the CSV file or the directory.
@@ -106,3 +118,22 @@ def load_pairs(source: str | Path, split_file: str | Path | None = None, split: 
     if split_file:
         rows = _select(rows, split_file, split)
     return EvaluationPairs(str(path), kinds.pop(), rows)
+
+
+def baseline_references(pairs: EvaluationPairs, split_file: str | Path | None = None) -> EvaluationPairs | None:
+    """What the intensity-mapping baseline matches to: None (the other evaluated pairs) unless only one pair is scored.
+
+    A single test subject has no other pair; the baseline then matches to the training split's pairs of the same
+    source (only their target-contrast histograms are used, as an unpaired method could).
+
+    Raises:
+        ValueError: when a single pair is scored and no split file names training pairs.
+    """
+    if len(pairs.rows) > 1:
+        return None
+    if not split_file:
+        raise ValueError(
+            f"{pairs.source}: one pair only; give a split file whose training subjects the intensity-mapping baseline "
+            "can match to."
+        )
+    return load_pairs(pairs.source, split_file, "train")
