@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from monai_cyclegan.engines.image_pool import ImagePool
 from monai_cyclegan.engines.prepare_batch import PrepareBatchUnpaired
 from monai_cyclegan.losses.adversarial import AdversarialLoss, discriminator_logits
+from monai_cyclegan.losses.structure import MINDLoss
 
 __all__ = ["CycleGANEvents", "CycleGANKeys", "CycleGANTrainer", "LOSS_KEYS", "losses_from_output", "progress_losses"]
 
@@ -42,6 +43,10 @@ class CycleGANKeys(StrEnum):
     CYCLE_B = "loss_cycle_b"
     IDENTITY_A2B = "loss_identity_a2b"
     IDENTITY_B2A = "loss_identity_b2a"
+    STRUCTURE_A2B = "loss_structure_a2b"
+    STRUCTURE_B2A = "loss_structure_b2a"
+    PRIOR_A2B = "loss_prior_a2b"
+    PRIOR_B2A = "loss_prior_b2a"
     D_LOSS = "loss_d"
     D_A = "loss_d_a"
     D_B = "loss_d_b"
@@ -88,7 +93,10 @@ class CycleGANTrainer(Trainer):
     1. **G step** with both discriminators frozen: ``fake_b = G_AB(a)``, ``rec_a = G_BA(fake_b)``, ``fake_a = G_BA(b)``,
        ``rec_b = G_AB(fake_a)``; loss = adversarial (each fake judged by the other domain's discriminator)
        + ``lambda_cycle`` * cycle L1 + ``lambda_cycle * lambda_identity`` * identity L1
-       (``G_AB(b) ~ b``, ``G_BA(a) ~ a``).
+       (``G_AB(b) ~ b``, ``G_BA(a) ~ a``), and optionally ``lambda_structure`` * a structure consistency between
+       each translation and its input (``structure_loss(fake_b, a)``, e.g. :class:`~monai_cyclegan.losses.MINDLoss`)
+       and ``lambda_prior`` * L1 to a non-learned translation of the input (``fake_b ~ prior_ab(a)``, e.g. the
+       :class:`~monai_cyclegan.transforms.IntensityMapping` fitted on the unpaired training data).
        One optimizer updates both generators.
     2. **D step**: each discriminator scores real images against fakes drawn from its image pool (detached), with the
        loss halved as in CycleGAN. One optimizer updates both discriminators.
@@ -114,6 +122,13 @@ class CycleGANTrainer(Trainer):
         lambda_cycle: weight of each cycle term (10 in CycleGAN).
         lambda_identity: identity weight as a fraction of ``lambda_cycle`` (0.5 in CycleGAN); 0 skips the identity
             forward passes altogether.
+        structure_loss: callable ``(translation, input) -> loss`` comparing structures across contrasts; MIND by
+            default.
+        lambda_structure: weight of each structure term; 0 (the default) leaves them out.
+        prior_ab: non-learned translation A -> B whose output ``fake_b`` is pulled towards (no gradient flows into
+            it); required when ``lambda_prior`` > 0.
+        prior_ba: the same for B -> A.
+        lambda_prior: weight of each prior term (L1); 0 (the default) leaves them out.
         pool_a: pool of generated A images for ``d_a``; ``None`` feeds the latest fakes directly.
         pool_b: pool of generated B images for ``d_b``.
         epoch_length: iterations per epoch; ``len(train_data_loader)`` by default.
@@ -153,6 +168,11 @@ class CycleGANTrainer(Trainer):
         identity_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         lambda_cycle: float = 10.0,
         lambda_identity: float = 0.5,
+        structure_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        lambda_structure: float = 0.0,
+        prior_ab: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        prior_ba: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        lambda_prior: float = 0.0,
         pool_a: ImagePool | None = None,
         pool_b: ImagePool | None = None,
         epoch_length: int | None = None,
@@ -173,8 +193,17 @@ class CycleGANTrainer(Trainer):
         to_kwargs: dict | None = None,
         flush_denormal: bool = True,
     ) -> None:
-        if lambda_cycle < 0 or lambda_identity < 0:
-            raise ValueError(f"Loss weights must be >= 0, got lambda_cycle={lambda_cycle}, {lambda_identity=}.")
+        weights = {
+            "lambda_cycle": lambda_cycle,
+            "lambda_identity": lambda_identity,
+            "lambda_structure": lambda_structure,
+            "lambda_prior": lambda_prior,
+        }
+        negative = {name: value for name, value in weights.items() if value < 0}
+        if negative:
+            raise ValueError(f"Loss weights must be >= 0, got {negative}.")
+        if lambda_prior > 0 and (prior_ab is None or prior_ba is None):
+            raise ValueError("lambda_prior > 0 needs both prior_ab and prior_ba (the non-learned translations).")
         # A fresh list: Workflow appends IterationEvents to the list it receives.
         events = [CycleGANEvents] + list(event_names or [])
         super().__init__(
@@ -205,6 +234,10 @@ class CycleGANTrainer(Trainer):
         self.identity_loss = nn.L1Loss() if identity_loss is None else identity_loss
         self.lambda_cycle = lambda_cycle
         self.lambda_identity = lambda_identity
+        self.structure_loss = MINDLoss() if structure_loss is None else structure_loss
+        self.lambda_structure = lambda_structure
+        self.prior_ab, self.prior_ba = prior_ab, prior_ba
+        self.lambda_prior = lambda_prior
         self.pool_a, self.pool_b = pool_a, pool_b
         self.optim_set_to_none = optim_set_to_none
         self.use_amp = amp
@@ -217,6 +250,18 @@ class CycleGANTrainer(Trainer):
         self.d_scaler = torch.amp.GradScaler(device_type, enabled=scaling)
         if flush_denormal and device_type == "cpu":
             self.add_event_handler(Events.STARTED, lambda _: torch.set_flush_denormal(True))
+
+    @property
+    def loss_keys(self) -> tuple[str, ...]:
+        """The losses this trainer reports in its output (the terms of a zero weight are left out)."""
+        left_out = set()
+        if self.lambda_identity <= 0:
+            left_out |= {CycleGANKeys.IDENTITY_A2B, CycleGANKeys.IDENTITY_B2A}
+        if self.lambda_structure <= 0:
+            left_out |= {CycleGANKeys.STRUCTURE_A2B, CycleGANKeys.STRUCTURE_B2A}
+        if self.lambda_prior <= 0:
+            left_out |= {CycleGANKeys.PRIOR_A2B, CycleGANKeys.PRIOR_B2A}
+        return tuple(k for k in LOSS_KEYS if k not in left_out)
 
     def skip_update(self) -> None:
         """Drop the rest of the current iteration's update, from the phase whose loss was just computed.
@@ -267,6 +312,14 @@ class CycleGANTrainer(Trainer):
                 weight = engine.lambda_cycle * engine.lambda_identity
                 losses[CycleGANKeys.IDENTITY_A2B] = weight * engine.identity_loss(out_ab[n_a:], real_b)
                 losses[CycleGANKeys.IDENTITY_B2A] = weight * engine.identity_loss(out_ba[real_b.shape[0] :], real_a)
+            if engine.lambda_structure > 0:
+                losses[CycleGANKeys.STRUCTURE_A2B] = engine.lambda_structure * engine.structure_loss(fake_b, real_a)
+                losses[CycleGANKeys.STRUCTURE_B2A] = engine.lambda_structure * engine.structure_loss(fake_a, real_b)
+            if engine.lambda_prior > 0:
+                with torch.no_grad():
+                    prior_b, prior_a = engine.prior_ab(real_a), engine.prior_ba(real_b)
+                losses[CycleGANKeys.PRIOR_A2B] = engine.lambda_prior * (fake_b.float() - prior_b).abs().mean()
+                losses[CycleGANKeys.PRIOR_B2A] = engine.lambda_prior * (fake_a.float() - prior_a).abs().mean()
             g_loss = torch.stack([v.float() for v in losses.values()]).sum()
         output.update({k: v.detach() for k, v in losses.items()})
         output[CycleGANKeys.G_LOSS] = g_loss.detach()

@@ -10,6 +10,12 @@ from monai_cyclegan.transforms.intensity import (
     RobustScaleIntensity,
     RobustScaleIntensityd,
 )
+from monai_cyclegan.transforms.intensity_mapping import (
+    HEAD_THRESHOLD,
+    IntensityMapping,
+    cached_intensities,
+    fit_intensity_mappings,
+)
 from monai_cyclegan.transforms.io import AtomicSaveImage, AtomicSaveImaged, NamedLoadImaged, NiftiHeaderWriter
 from monai_cyclegan.transforms.pipelines import (
     augmentations,
@@ -24,6 +30,10 @@ from monai_cyclegan.transforms.slab import AxialSlabSelector
 from monai_cyclegan.transforms.validation import ValidateVolume, ValidateVolumed
 
 __all__ = [
+    "HEAD_THRESHOLD",
+    "IntensityMapping",
+    "cached_intensities",
+    "fit_intensity_mappings",
     "AtomicSaveImage",
     "AtomicSaveImaged",
     "AxialSlabSelector",
