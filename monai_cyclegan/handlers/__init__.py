@@ -11,6 +11,7 @@ from monai_cyclegan.handlers.checkpoints import (
 from monai_cyclegan.handlers.divergence import DivergenceGuard, TrainingDivergedError
 from monai_cyclegan.handlers.image_panels import CycleGANImageHandler, FixedSamples, translation_panels
 from monai_cyclegan.handlers.learning_rate import LearningRateHandler
+from monai_cyclegan.handlers.loss_weight import LossWeightDecay
 from monai_cyclegan.handlers.progress_animation import TrainingProgressHandler
 from monai_cyclegan.handlers.resume import ResumeCheckpointLoader
 from monai_cyclegan.handlers.run_record import RunRecordHandler, source_commit
@@ -21,6 +22,7 @@ __all__ = [
     "DivergenceGuard",
     "FixedSamples",
     "LearningRateHandler",
+    "LossWeightDecay",
     "ResumeCheckpointLoader",
     "RunRecordHandler",
     "TrainingDivergedError",
