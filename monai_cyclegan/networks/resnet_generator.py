@@ -7,7 +7,12 @@ from torch import nn
 
 from monai_cyclegan.networks.init import init_weights
 
-__all__ = ["ResnetGenerator"]
+__all__ = ["UPSAMPLING", "ResnetGenerator"]
+
+UPSAMPLING = ("transpose", "resize")
+"""How the generator doubles its resolution: a stride-2 transposed convolution (CycleGAN's), or nearest-neighbour
+resizing followed by a 3x3 convolution, which cannot produce the checkerboard of uneven kernel overlap (Odena et al.,
+Distill 2016)."""
 
 
 class _ResidualBlock(nn.Module):
@@ -45,14 +50,23 @@ class ResnetGenerator(nn.Module):
         ngf: channels of the stem; the bottleneck has ``4 * ngf``.
         n_blocks: number of residual blocks (9 for 256x256 images in the paper, 6 for 128x128).
         dropout: dropout probability inside the residual blocks (0 as in CycleGAN).
+        upsampling: one of :data:`UPSAMPLING`.
     """
 
     def __init__(
-        self, in_channels: int = 1, out_channels: int = 1, ngf: int = 64, n_blocks: int = 9, dropout: float = 0.0
+        self,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        dropout: float = 0.0,
+        upsampling: str = "transpose",
     ) -> None:
         super().__init__()
         if n_blocks < 0:
             raise ValueError(f"n_blocks must be >= 0, got {n_blocks}.")
+        if upsampling not in UPSAMPLING:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}.")
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(in_channels, ngf, kernel_size=7, bias=False),
@@ -69,8 +83,16 @@ class ResnetGenerator(nn.Module):
             channels *= 2
         layers += [_ResidualBlock(channels, dropout) for _ in range(n_blocks)]
         for _ in range(2):
+            if upsampling == "transpose":
+                layers.append(
+                    nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1, bias=False)
+                )
+            else:
+                layers += [
+                    nn.Upsample(scale_factor=2, mode="nearest"),
+                    nn.Conv2d(channels, channels // 2, 3, padding=1, padding_mode="reflect", bias=False),
+                ]
             layers += [
-                nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1, bias=False),
                 nn.InstanceNorm2d(channels // 2),
                 nn.ReLU(True),
             ]
