@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monai_cyclegan.data.datasets import resolve_dataset_dir, unpaired_slice_dataset
+from monai_cyclegan.data.datasets import paired_validation_dataset, resolve_dataset_dir, unpaired_slice_dataset
 from monai_cyclegan.data.inputs import (
     IMAGE_SUFFIXES,
     NIFTI_SUFFIXES,
@@ -46,6 +46,7 @@ __all__ = [
     "list_ixi_volumes",
     "list_inference_inputs",
     "load_splits",
+    "paired_validation_dataset",
     "parse_ixi_name",
     "prepare_ixi",
     "read_pairs_list",

@@ -9,9 +9,13 @@ from monai.data import CacheDataset
 from monai_cyclegan.data.layouts import DatasetLayout, detect_layout
 from monai_cyclegan.data.splits import load_splits, select_split
 from monai_cyclegan.data.unpaired import UnpairedDataset
-from monai_cyclegan.transforms.pipelines import image_file_training_transforms, slice_training_transforms
+from monai_cyclegan.transforms.pipelines import (
+    image_file_training_transforms,
+    paired_validation_transforms,
+    slice_training_transforms,
+)
 
-__all__ = ["resolve_dataset_dir", "unpaired_slice_dataset"]
+__all__ = ["paired_validation_dataset", "resolve_dataset_dir", "unpaired_slice_dataset"]
 
 
 def resolve_dataset_dir(
@@ -119,3 +123,25 @@ def unpaired_slice_dataset(
             CacheDataset(rows, transform, cache_rate=cache_rate, num_workers=num_workers or None, progress=False)
         )
     return UnpairedDataset(*domains, length=samples_per_epoch)
+
+
+def paired_validation_dataset(
+    rows: list[dict[str, str]], kind: str, image_size: int = 256, fov_mm: float = 256.0, num_workers: int = 0
+) -> CacheDataset:
+    """Paired items for validation during training (:func:`~monai_cyclegan.transforms.paired_validation_transforms`).
+
+    Args:
+        rows: pairs ``{"t1": path, "t2": path, ...}`` (the rows of :func:`~monai_cyclegan.evaluation.load_pairs`).
+        kind: ``"slice"`` or ``"volume"``.
+        image_size: in-plane model size.
+        fov_mm: field of view covered by ``image_size`` pixels (volumes only).
+        num_workers: threads filling the cache; 0 uses one per CPU.
+
+    Raises:
+        ValueError: when there is no pair.
+    """
+    if not rows:
+        raise ValueError("no validation pairs: the pairs source or its validation split is empty.")
+    data = [{"t1": row["t1"], "t2": row["t2"]} for row in rows]
+    transform = paired_validation_transforms(kind, image_size, fov_mm)
+    return CacheDataset(data, transform, cache_rate=1.0, num_workers=num_workers or None, progress=False)

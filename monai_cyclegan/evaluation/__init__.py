@@ -6,6 +6,7 @@ from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, in
 from monai_cyclegan.evaluation.cases import EvaluationCase, head_mask, load_case
 from monai_cyclegan.evaluation.evaluate import (
     DIRECTION_CONTRASTS,
+    direction_output,
     evaluate_translation,
     evaluation_provenance,
     results_record,
@@ -23,6 +24,7 @@ __all__ = [
     "EvaluationPairs",
     "METRIC_NAMES",
     "baseline_references",
+    "direction_output",
     "evaluate_translation",
     "evaluation_provenance",
     "failure_mode_checks",

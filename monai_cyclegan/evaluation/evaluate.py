@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,13 @@ from monai_cyclegan.evaluation.pairs import EvaluationPairs
 from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_csv, write_figure
 from monai_cyclegan.files import write_json
 
-__all__ = ["DIRECTION_CONTRASTS", "evaluate_translation", "evaluation_provenance", "results_record"]
+__all__ = [
+    "DIRECTION_CONTRASTS",
+    "direction_output",
+    "evaluate_translation",
+    "evaluation_provenance",
+    "results_record",
+]
 
 DIRECTION_CONTRASTS = {"t1_to_t2": ("t1", "t2"), "t2_to_t1": ("t2", "t1")}
 
@@ -32,6 +38,27 @@ INTENSITY_CONVENTION = {
     "the mask (the mask file, else voxels where both contrasts are positive), clipped to [0, 1], 0 outside; "
     "data_range 1; scores inside the mask",
 }
+
+
+def direction_output(direction: str) -> Callable[[list[dict[str, torch.Tensor]]], tuple[list, list]]:
+    """The ``output_transform`` of a validation metric of one direction.
+
+    Validation runs both generators at once (:class:`~monai_cyclegan.networks.BidirectionalTranslator`): channel 0 of
+    ``pred`` and ``label`` is T1w -> T2w, channel 1 T2w -> T1w. Returns a function from a decollated evaluator output
+    to the ``(predictions, labels)`` of that direction's channel.
+
+    Raises:
+        ValueError: for an unknown direction.
+    """
+    if direction not in DIRECTION_CONTRASTS:
+        raise ValueError(f"direction must be one of {list(DIRECTION_CONTRASTS)}, got {direction!r}.")
+    channel = list(DIRECTION_CONTRASTS).index(direction)
+
+    def select(output: list[dict[str, torch.Tensor]]) -> tuple[list, list]:
+        return [o["pred"][channel : channel + 1] for o in output], [o["label"][channel : channel + 1] for o in output]
+
+    return select
+
 
 # Lesions are bright in T2w and dark in T1w: what a target contrast should show.
 _BRIGHT_LESIONS = {"t1": False, "t2": True}

@@ -38,10 +38,15 @@ class LossWeightDecay:
 
     def attach(self, engine: Engine) -> None:
         """Set the weight at the start of every epoch."""
-        if not hasattr(engine, self.name):
-            raise ValueError(f"{type(engine).__name__} has no loss weight {self.name!r}.")
         engine.add_event_handler(Events.EPOCH_STARTED, self)
 
     def __call__(self, engine: Engine) -> None:
-        """Set the current epoch's weight."""
+        """Set the current epoch's weight.
+
+        Raises:
+            ValueError: when the engine has no such weight (checked here: trainers attach their handlers before they
+                set their own attributes).
+        """
+        if not hasattr(engine, self.name):
+            raise ValueError(f"{type(engine).__name__} has no loss weight {self.name!r}.")
         setattr(engine, self.name, self.weight(engine.state.epoch))

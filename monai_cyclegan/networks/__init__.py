@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from monai_cyclegan.networks.bidirectional import BidirectionalTranslator
 from monai_cyclegan.networks.discriminator import patch_discriminator
 from monai_cyclegan.networks.init import init_weights
 from monai_cyclegan.networks.resnet_generator import UPSAMPLING, ResnetGenerator
 from monai_cyclegan.networks.unet_generator import UNetGenerator, unet_depth
 
-__all__ = ["UPSAMPLING", "ResnetGenerator", "UNetGenerator", "init_weights", "patch_discriminator", "unet_depth"]
+__all__ = [
+    "UPSAMPLING",
+    "BidirectionalTranslator",
+    "ResnetGenerator",
+    "UNetGenerator",
+    "init_weights",
+    "patch_discriminator",
+    "unet_depth",
+]

@@ -23,6 +23,7 @@ from monai_cyclegan.transforms.pipelines import (
     image_file_training_transforms,
     inference_preprocessing,
     model_spacing,
+    paired_validation_transforms,
     slice_training_transforms,
     volume_preprocessing,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "image_file_training_transforms",
     "inference_preprocessing",
     "model_spacing",
+    "paired_validation_transforms",
     "slice_training_transforms",
     "volume_preprocessing",
 ]

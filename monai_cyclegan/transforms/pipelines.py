@@ -21,6 +21,7 @@ import torch
 from monai.transforms import (
     CastToTyped,
     Compose,
+    ConcatItemsd,
     CropForegroundd,
     DeleteItemsd,
     EnsureChannelFirstd,
@@ -32,6 +33,7 @@ from monai.transforms import (
     RandSpatialCropSamplesd,
     ResizeWithPadOrCropd,
     Spacingd,
+    SplitDimd,
     SqueezeDimd,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "inference_preprocessing",
     "image_file_training_transforms",
     "model_spacing",
+    "paired_validation_transforms",
     "slice_training_transforms",
     "volume_preprocessing",
 ]
@@ -256,3 +259,37 @@ def inference_preprocessing(kind: str, image_size: int = 256, fov_mm: float = 25
     if kind == "slice":
         return image_file_preprocessing(("image",), image_size)
     raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
+
+
+def paired_validation_transforms(kind: str, image_size: int = 256, fov_mm: float = 256.0) -> Compose:
+    """Paired T1w/T2w items for validation during training, prepared as the model sees them in training.
+
+    Input: ``{"t1": path, "t2": path}`` of one pair on one grid. Output: ``image`` = (T1w, T2w) and ``label`` =
+    (T2w, T1w) as channels, each ``(2, image_size, image_size)`` in [-1, 1] (see
+    :class:`~monai_cyclegan.networks.BidirectionalTranslator`). A 2D pair gives one item; a volume pair gives every
+    axial slice of its brain slab (the slices training draws from), as a list.
+
+    Raises:
+        ValueError: for a kind other than ``"slice"`` or ``"volume"``.
+    """
+    keys = ["t1", "t2"]
+    if kind == "slice":
+        prepare = [*image_file_preprocessing(keys, image_size).transforms]
+    elif kind == "volume":
+        prepare = [
+            *volume_preprocessing(keys, image_size, fov_mm).transforms,
+            CropForegroundd(keys, source_key="t1", select_fn=AxialSlabSelector(), margin=0),
+            SplitDimd(keys, dim=3, keepdim=False, list_output=True),
+            ResizeWithPadOrCropd(keys, spatial_size=(image_size, image_size), mode="constant", value=-1.0),
+        ]
+    else:
+        raise ValueError(f"kind must be 'slice' or 'volume', got {kind!r}.")
+    return Compose(
+        [
+            *prepare,
+            ConcatItemsd(keys, "image"),
+            ConcatItemsd(keys[::-1], "label"),
+            DeleteItemsd(keys),
+            EnsureTyped(["image", "label"], track_meta=False),
+        ]
+    )

@@ -22,8 +22,10 @@ class TestLossWeightDecay(unittest.TestCase):
         self.assertEqual(LossWeightDecay("w", 3.0, 4).weight(3), 1.5)  # depends on the epoch alone
 
     def test_unknown_weight_and_bad_values(self):
+        engine = Engine(lambda e, b: None)
+        LossWeightDecay("lambda_x", 1.0, 1).attach(engine)
         with self.assertRaisesRegex(ValueError, "has no loss weight 'lambda_x'"):
-            LossWeightDecay("lambda_x", 1.0, 1).attach(Engine(lambda e, b: None))
+            engine.run([0])
         with self.assertRaisesRegex(ValueError, ">= 0"):
             LossWeightDecay("w", -1.0, 1)
 
