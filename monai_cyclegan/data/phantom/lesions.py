@@ -147,12 +147,17 @@ def lesion_fraction(points: np.ndarray, lesions: tuple[Lesion, ...], voxel_mm: f
         float32, shape ``(N,)``.
     """
     fraction = np.zeros(points.shape[1], dtype=np.float32)
-    for lesion in lesions:
-        centre = np.asarray(lesion.centre_mm, dtype=np.float32)[:, None]
+    if not lesions:
+        return fraction
+    centres = np.array([lesion.centre_mm for lesion in lesions], dtype=np.float32)
+    reaches = np.array([max(lesion.semi_axes_mm) for lesion in lesions], dtype=np.float32) + np.float32(voxel_mm)
+    low, high = (centres - reaches[:, None]).min(axis=0), (centres + reaches[:, None]).max(axis=0)
+    candidates = np.flatnonzero(np.all((low[:, None] < points) & (points < high[:, None]), axis=0))
+    nearby = points[:, candidates]
+    for lesion, centre, reach in zip(lesions, centres, reaches, strict=True):
+        near = np.flatnonzero(np.all(np.abs(nearby - centre[:, None]) < reach, axis=0))
+        local = np.asarray(lesion.axes, dtype=np.float32) @ (nearby[:, near] - centre[:, None])
         semi_axes = np.asarray(lesion.semi_axes_mm, dtype=np.float32)
-        reach = semi_axes.max() + voxel_mm
-        near = np.flatnonzero(np.all(np.abs(points - centre) < reach, axis=0))
-        local = np.asarray(lesion.axes, dtype=np.float32) @ (points[:, near] - centre)
         inside = np.clip(0.5 + _ellipsoid_sdf(local, semi_axes) / np.float32(voxel_mm), 0.0, 1.0)
-        fraction[near] = np.maximum(fraction[near], inside)
+        fraction[candidates[near]] = np.maximum(fraction[candidates[near]], inside)
     return fraction
