@@ -175,6 +175,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _combine(args: argparse.Namespace) -> int:
+    from monai_cyclegan.evaluation.aggregate import combine_result_files
+
+    record = combine_result_files(args.results, args.out, args.seeds)
+    for direction in ("t1_to_t2", "t2_to_t1"):
+        m = record[direction]
+        print(
+            f"{direction}: PSNR {m['psnr']:.2f} ± {m['psnr_spread']:.2f} dB, SSIM {m['ssim']:.3f} ± "
+            f"{m['ssim_spread']:.3f} over {len(args.results)} runs"
+        )
+    print(f"written: {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of all verbs."""
     parser = argparse.ArgumentParser(
@@ -382,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
     evaluate.add_argument("--crop_size", type=int, default=None, help="training crop size, if it trained on crops")
     evaluate.set_defaults(func=_evaluate)
+
+    combine = verbs.add_parser(
+        "combine",
+        help="combine the results.json of several training runs (seeds) into mean ± spread",
+        description="Combine the results.json files that 'evaluate' wrote for several runs of one recipe (different "
+        "seeds, one clean commit): each model figure becomes the mean with its standard deviation as '<name>_spread', "
+        "the baselines are kept once, and every run is kept beside them.",
+    )
+    combine.add_argument("--results", nargs="+", required=True, help="the runs' results.json files")
+    combine.add_argument("--seeds", nargs="+", type=int, default=None, help="the runs' seeds, in the same order")
+    combine.add_argument("--out", required=True, help="the combined JSON file to write")
+    combine.set_defaults(func=_combine)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monai_cyclegan.evaluation.aggregate import combine_result_files, combine_results
 from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
 from monai_cyclegan.evaluation.cases import EvaluationCase, head_mask, load_case
 from monai_cyclegan.evaluation.evaluate import (
@@ -24,6 +25,8 @@ __all__ = [
     "EvaluationPairs",
     "METRIC_NAMES",
     "baseline_references",
+    "combine_result_files",
+    "combine_results",
     "direction_output",
     "evaluate_translation",
     "evaluation_provenance",
