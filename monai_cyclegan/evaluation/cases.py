@@ -105,7 +105,9 @@ def brain_normalise(image: torch.Tensor, mask: torch.Tensor, percentile: float =
 def _volume_case(row: dict[str, str], image_size: int, fov_mm: float) -> EvaluationCase:
     preprocessing: Compose = volume_preprocessing(("image",), image_size, fov_mm)
     model_inputs = {c: preprocessing({"image": row[c]})["image"] for c in CONTRASTS}
-    to_ras = Compose([LoadImage(reader="NibabelReader", image_only=True), EnsureChannelFirst(), Orientation("RAS", labels=None)])
+    to_ras = Compose(
+        [LoadImage(reader="NibabelReader", image_only=True), EnsureChannelFirst(), Orientation("RAS", labels=None)]
+    )
     native = {key: to_ras(row[key])[0] for key in (*CONTRASTS, "mask", "lesions") if key in row}
     grids = {key: tuple(volume.shape) for key, volume in native.items()}
     if len(set(grids.values())) > 1:
