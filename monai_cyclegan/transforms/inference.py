@@ -46,10 +46,11 @@ class CheckNiftiHeader(Transform):
     unknown); the affine (nibabel's: the sform if its code is set, else the qform, else the pixdims) finite and
     invertible, with voxel sizes of at least 0.001 mm; the pixdims positive where they set the grid; MONAI's reading
     of the affine the same as nibabel's (MONAI's ``NibabelReader`` replaces an sform whose voxel sizes disagree with
-    the pixdims by the qform, or rescales it, so it would translate such a file on a grid that nibabel and the viewers
-    do not use); and the volume, resampled to ``spacing``, at most ``max_voxels`` voxels too. A file nibabel cannot
-    parse, or that is not NIfTI-1, is passed through for the loader to report or check. When both the qform and the
-    sform are set and disagree, it warns: the output follows the sform, as nibabel and MONAI do.
+    the pixdims by the qform or by the pixdims alone, and does so for every 4D file whose qform code is 0, so it would
+    translate such a file on a grid that nibabel and the viewers do not use); and the volume, resampled to
+    ``spacing``, at most ``max_voxels`` voxels too. A file nibabel cannot parse, or that is not NIfTI-1, is passed
+    through for the loader to report or check. When both the qform and the sform are set and disagree, it warns: the
+    output follows the sform, as nibabel and MONAI do.
 
     Args:
         max_voxels: the largest volume accepted, on the input's grid and on the model's.
@@ -107,9 +108,11 @@ class CheckNiftiHeader(Transform):
         monai_affine = np.asarray(correct_nifti_header_if_necessary(image).affine, dtype=float)
         if not np.allclose(monai_affine, affine, atol=_AFFINE_ATOL):
             return (
-                f"its pixdims {pixdim.tolist()} disagree with the voxel sizes of its affine, so MONAI would read it on "
-                f"another grid ({monai_affine[:3].round(4).tolist()}) than nibabel and viewers do "
-                f"({affine[:3].round(4).tolist()}); correct the header's pixdims or sform."
+                f"MONAI's NIfTI reader would place it on another grid ({monai_affine[:3].round(4).tolist()}) than the "
+                f"affine of its header ({affine[:3].round(4).tolist()}), which nibabel and viewers use; refused rather "
+                f"than translated out of place. Its pixdims {pixdim.round(4).tolist()} may disagree with the affine's "
+                "voxel sizes, or it is 4D with only an sform, which MONAI replaces: write it as a 3D NIfTI whose "
+                "pixdims match its affine."
             )
         if self.spacing is not None:
             resampled = [math.ceil(n * s / m) for n, s, m in zip(shape[:3], sizes, self.spacing, strict=True)]

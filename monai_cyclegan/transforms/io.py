@@ -58,7 +58,7 @@ def _writable_folder(folder: PathLike) -> None:
 
 
 class NiftiHeaderWriter(NibabelWriter):
-    """``NibabelWriter`` that keeps the input's units and describes the file in its header.
+    """``NibabelWriter`` that keeps the input's units and singleton dimensions and describes the file in its header.
 
     MONAI's writer builds a fresh header: the spatial and temporal units (``xyzt_units``) become "unknown", which
     viewers may read as other than millimetres. This writer copies them from the input's metadata, where MONAI's
@@ -75,6 +75,25 @@ class NiftiHeaderWriter(NibabelWriter):
         super().__init__(**kwargs)
         self.description = description.encode()[:79]
         self.xyzt_units: int | None = None
+
+    def set_data_array(
+        self, data_array: Any, channel_dim: int | None = 0, squeeze_end_dims: bool = True, **kwargs: Any
+    ) -> None:
+        """As ``NibabelWriter.set_data_array``, but a volume keeps its singleton spatial dimensions.
+
+        MONAI's writer squeezes every trailing dimension of size 1, so the translation of a one-slice volume
+        ``(X, Y, 1)`` would be written as a 2D image ``(X, Y)``, off the input's grid; here only a single channel is
+        squeezed, and spatial dimensions only beyond those of ``data_array``.
+        """
+        super().set_data_array(data_array, channel_dim, squeeze_end_dims=False, **kwargs)
+        if squeeze_end_dims:
+            spatial = len(data_array.shape) - (0 if channel_dim is None else 1)
+            data = self.data_obj
+            if data.shape[-1] == 1:  # the channel
+                data = data[..., 0]
+            while data.ndim > spatial and data.shape[-1] == 1:
+                data = data[..., 0]
+            self.data_obj = data
 
     def set_metadata(self, meta_dict: Mapping | None = None, resample: bool = True, **options: Any) -> None:
         """As ``NibabelWriter.set_metadata``, and keep the input's ``xyzt_units``."""

@@ -106,7 +106,7 @@ class TestCheckNiftiHeader(unittest.TestCase):
         [
             ("nan_affine", lambda h: h["srow_x"].__setitem__(0, np.nan), "affine holds NaN"),
             ("zero_pixdim", _qform_only, r"pixdims \[0.0, 2.0, 2.0\] include zero or negative"),
-            ("pixdim_vs_sform", lambda h: h["pixdim"].__setitem__(2, 3.0), r"pixdims \[2.0, 3.0, 2.0\] disagree with"),
+            ("pixdim_vs_sform", lambda h: h["pixdim"].__setitem__(2, 3.0), r"another grid .* \[2.0, 3.0, 2.0\] may"),
             ("metres", lambda h: h.set_xyzt_units("meter"), "spatial unit is 'meter'"),
             ("complex", lambda h: h.set_data_dtype(np.complex64), "unsupported voxel type complex64"),
             (

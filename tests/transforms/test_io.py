@@ -132,6 +132,14 @@ class TestAtomicSaveImaged(unittest.TestCase):
         save({"pred": image})
         self.assertEqual((image.meta["saved_to"], self._files()), (str(expected), [expected.name]))
 
+    def test_singleton_dimensions_are_kept(self):
+        """A one-slice volume stays (X, Y, 1): MONAI's writer would save it as a 2D (X, Y) image."""
+        one_slice = MetaTensor(
+            torch.rand(1, 4, 5, 1), affine=torch.as_tensor(AFFINE), meta={"filename_or_obj": "/in/a"}
+        )
+        AtomicSaveImaged("pred", output_dir=self.out, separate_folder=False, print_log=False)({"pred": one_slice})
+        self.assertEqual(nib.load(self.out / "a_trans.nii.gz").shape, (4, 5, 1))
+
     def test_output_folder_that_cannot_be_created(self):
         blocker = Path(self._tmp.name) / "a file"
         blocker.write_text("")
