@@ -4,7 +4,6 @@ import os
 import tempfile
 import unittest
 from pathlib import Path
-from unittest import mock
 
 import nibabel as nib
 import numpy as np
@@ -17,6 +16,21 @@ from monai_cyclegan.transforms import AtomicSaveImage, AtomicSaveImaged, NamedLo
 from tests.shared_data import write_nifti
 
 AFFINE = np.diag([2.0, 1.5, 3.0, 1.0])
+NOBODY = 65534  # the uid and gid of 'nobody' on Linux
+
+
+def _write_probe(folder: Path) -> list[str]:
+    """The output-folder check of AtomicSaveImaged on ``folder``, then an actual file write there."""
+    try:
+        AtomicSaveImaged("pred", output_dir=folder)
+        outcome = ["accepted"]
+    except PermissionError as e:
+        outcome = [f"refused: {e}"]
+    try:
+        (folder / "probe").write_text("")
+        return [*outcome, "write ok"]
+    except PermissionError:
+        return [*outcome, "write denied"]
 
 
 class _FailingWriter(NibabelWriter):
@@ -147,18 +161,64 @@ class TestAtomicSaveImaged(unittest.TestCase):
         with self.assertRaisesRegex(OSError, f"^{folder}: cannot create the output folder: Not a directory"):
             AtomicSaveImaged("pred", output_dir=folder)
 
+    def _probe_as_unprivileged_user(self, folder: Path) -> list[str]:
+        """Run :func:`_write_probe` in a forked child process as an ordinary user; return what it reports.
+
+        As root (who may write into any folder), the child drops to ``nobody``; otherwise it runs as the current user.
+        A fork rather than a new interpreter: ``nobody`` may not be allowed to run this one (e.g. under ``/root``).
+        """
+        # the temporary folder is private (0o700): let the unprivileged child reach the folder inside it
+        Path(self._tmp.name).chmod(0o755)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report through the pipe, never return into the test runner
+            code = 1
+            try:
+                os.close(read_end)
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setgid(NOBODY)
+                    os.setuid(NOBODY)
+                os.write(write_end, "\n".join(_write_probe(folder)).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end) as report:
+            lines = report.read().splitlines()
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, lines)
+        return lines
+
     def test_read_only_output_folder(self):
+        # the real permission check (os.access, no mock), run by an ordinary user, agrees with a real write
         self.out.mkdir()
         self.out.chmod(0o555)
-        # root may write into any folder, so the permission check is answered as for an ordinary user
-        no_write = mock.patch(
-            "monai_cyclegan.transforms.io.os.access", side_effect=lambda path, mode: os.geteuid() != 0
-        )
         try:
-            with no_write, self.assertRaisesRegex(PermissionError, f"^{self.out}: the output folder is not writable"):
-                AtomicSaveImaged("pred", output_dir=self.out)
+            refused = self._probe_as_unprivileged_user(self.out)
         finally:
             self.out.chmod(0o755)
+        self.assertEqual(refused, [f"refused: {self.out}: the output folder is not writable.", "write denied"])
+
+    def test_writable_output_folder_passes_the_check(self):
+        # the same child and check with a folder that user may write to: the refusal above is the check's doing
+        self.out.mkdir()
+        self.out.chmod(0o777)
+        self.assertEqual(self._probe_as_unprivileged_user(self.out), ["accepted", "write ok"])
+
+    def test_root_may_write_into_a_read_only_folder(self):
+        # for root the OS allows the write, and the real check agrees instead of refusing
+        if os.geteuid() != 0:
+            self.skipTest("needs root: an ordinary user cannot write into a 0o555 folder")
+        self.out.mkdir()
+        self.out.chmod(0o555)
+        try:
+            AtomicSaveImaged("pred", output_dir=self.out, separate_folder=False, print_log=False)(
+                {"pred": _image("a.nii.gz")}
+            )
+        finally:
+            self.out.chmod(0o755)
+        self.assertEqual(self._files(), ["a_trans.nii.gz"])
 
     def test_nifti_keeps_the_input_units_and_carries_a_description(self):
         source = Path(self._tmp.name) / "in" / "PH001-T1.nii.gz"
