@@ -40,8 +40,10 @@ D_TERM_KEYS = (CycleGANKeys.D_A, CycleGANKeys.D_B)
 
 # Float64 values of one iteration, computed twice in different batchings: only rounding separates them.
 TERM_TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
-# The trainer sums its terms in float32 (for mixed precision): its totals are float32 roundings.
-TOTAL_TOLERANCE = {"rtol": 1e-6, "atol": 1e-7}
+# The trainer sums its terms in float32 (for mixed precision), and computes the prior terms from float32 translations:
+# these are float32 roundings.
+FLOAT32_TOLERANCE = {"rtol": 1e-6, "atol": 1e-7}
+FLOAT32_KEYS = (CycleGANKeys.G_LOSS, CycleGANKeys.D_LOSS, CycleGANKeys.PRIOR_A2B, CycleGANKeys.PRIOR_B2A)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Objective:
     lambda_cycle: float = 7.0
     # neither 0 nor 1, so that a weight of lambda_cycle alone (identity weight ignored) shows
     lambda_identity: float = 0.3
+    # the optional objectives of the fidelity work (0: left out)
+    lambda_structure: float = 0.0
+    lambda_prior: float = 0.0
 
 
 @dataclass
@@ -91,6 +96,21 @@ def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x - y).abs().mean()
 
 
+def _structure(translation: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """A stand-in structure loss, asymmetric in its arguments so that swapped or wrong images show."""
+    return ((translation - 0.5 * source) ** 2).mean()
+
+
+def _prior_ab(x: torch.Tensor) -> torch.Tensor:
+    """A stand-in non-learned translation A -> B."""
+    return -0.8 * x
+
+
+def _prior_ba(x: torch.Tensor) -> torch.Tensor:
+    """A stand-in non-learned translation B -> A, unlike the A -> B one."""
+    return 0.5 * x + 0.1
+
+
 def expected_images(nets: Networks, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
     """The translations and reconstructions of the G step: ``fake_b = G_AB(a)``, ``rec_a = G_BA(fake_b)``, and back."""
     fake_b, fake_a = nets.g_ab(real_a), nets.g_ba(real_b)
@@ -107,10 +127,11 @@ def expected_generator_terms(
 ) -> dict[str, torch.Tensor]:
     """Every term of the generator loss, each from its own forward passes, keyed as in the trainer's output."""
     images = expected_images(nets, real_a, real_b)
+    fake_b, fake_a = images[CycleGANKeys.FAKE_B], images[CycleGANKeys.FAKE_A]
     terms = {
         # each fake is judged by the discriminator of the domain it imitates, against the "real" target
-        CycleGANKeys.G_ADV_A2B: _adversarial(nets.d_b(images[CycleGANKeys.FAKE_B]), True, objective.gan_mode),
-        CycleGANKeys.G_ADV_B2A: _adversarial(nets.d_a(images[CycleGANKeys.FAKE_A]), True, objective.gan_mode),
+        CycleGANKeys.G_ADV_A2B: _adversarial(nets.d_b(fake_b), True, objective.gan_mode),
+        CycleGANKeys.G_ADV_B2A: _adversarial(nets.d_a(fake_a), True, objective.gan_mode),
         # A -> B -> A returns to real A, B -> A -> B to real B
         CycleGANKeys.CYCLE_A: objective.lambda_cycle * _l1(images[CycleGANKeys.REC_A], real_a),
         CycleGANKeys.CYCLE_B: objective.lambda_cycle * _l1(images[CycleGANKeys.REC_B], real_b),
@@ -120,6 +141,14 @@ def expected_generator_terms(
         weight = objective.lambda_cycle * objective.lambda_identity
         terms[CycleGANKeys.IDENTITY_A2B] = weight * _l1(nets.g_ab(real_b), real_b)
         terms[CycleGANKeys.IDENTITY_B2A] = weight * _l1(nets.g_ba(real_a), real_a)
+    if objective.lambda_structure > 0:
+        # each translation keeps the structure of its own input
+        terms[CycleGANKeys.STRUCTURE_A2B] = objective.lambda_structure * _structure(fake_b, real_a)
+        terms[CycleGANKeys.STRUCTURE_B2A] = objective.lambda_structure * _structure(fake_a, real_b)
+    if objective.lambda_prior > 0:
+        # each translation is pulled towards the non-learned translation of its own input
+        terms[CycleGANKeys.PRIOR_A2B] = objective.lambda_prior * _l1(fake_b, _prior_ab(real_a))
+        terms[CycleGANKeys.PRIOR_B2A] = objective.lambda_prior * _l1(fake_a, _prior_ba(real_b))
     return terms
 
 
@@ -238,6 +267,11 @@ class TestLossWiring(unittest.TestCase):
             adversarial_loss=AdversarialLoss(objective.gan_mode),
             lambda_cycle=objective.lambda_cycle,
             lambda_identity=objective.lambda_identity,
+            structure_loss=_structure,
+            lambda_structure=objective.lambda_structure,
+            prior_ab=_prior_ab,
+            prior_ba=_prior_ba,
+            lambda_prior=objective.lambda_prior,
             pool_a=pool_a,
             pool_b=pool_b,
             flush_denormal=False,  # a process-wide switch: keep float64 arithmetic exactly as written
@@ -281,7 +315,7 @@ class TestLossWiring(unittest.TestCase):
         reported = {k for k in record.output if str(k).startswith("loss_")}
         self.assertEqual(reported, set(expected))  # no term missing, none unexplained
         for key, value in expected.items():
-            tolerance = TOTAL_TOLERANCE if key in (CycleGANKeys.G_LOSS, CycleGANKeys.D_LOSS) else TERM_TOLERANCE
+            tolerance = FLOAT32_TOLERANCE if key in FLOAT32_KEYS else TERM_TOLERANCE
             _close(self, record.output[key], value, str(key), **tolerance)
         out = record.output
         images = expected_images(record.before, out[CycleGANKeys.REAL_A], out[CycleGANKeys.REAL_B])
@@ -293,6 +327,7 @@ class TestLossWiring(unittest.TestCase):
             ("tiny_lsgan", "tiny", Objective()),
             ("tiny_bce", "tiny", Objective(gan_mode="bce")),
             ("tiny_no_identity", "tiny", Objective(lambda_cycle=3.0, lambda_identity=0.0)),
+            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=2.0, lambda_prior=3.0)),
             ("package_lsgan", "package", Objective()),
             (
                 "package_bce_reference_weights",
@@ -332,9 +367,17 @@ class TestLossWiring(unittest.TestCase):
             for i, (b, e) in enumerate(zip(begin[name], end[name], strict=True)):
                 self.assertTrue(torch.equal(b, e), f"the {step} step changed {name} parameter {i}")
 
-    @parameterized.expand([("tiny", "tiny"), ("package", "package")])
-    def test_generator_step_follows_the_gradient_of_the_generator_total(self, _: str, family: str) -> None:
-        self._assert_step(family, Objective(), "G")
+    @parameterized.expand(
+        [
+            ("tiny", "tiny", Objective()),
+            ("package", "package", Objective()),
+            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=2.0, lambda_prior=3.0)),
+        ]
+    )
+    def test_generator_step_follows_the_gradient_of_the_generator_total(
+        self, _: str, family: str, objective: Objective
+    ) -> None:
+        self._assert_step(family, objective, "G")
 
     @parameterized.expand([("tiny", "tiny"), ("package", "package")])
     def test_discriminator_step_follows_the_gradient_of_the_discriminator_total(self, _: str, family: str) -> None:
@@ -381,6 +424,17 @@ MUTANTS: tuple[tuple[str, str, str], ...] = (
         "one term left out of the generator total",
         "torch.stack([v.float() for v in losses.values()]).sum()",
         "torch.stack([v.float() for v in list(losses.values())[:-1]]).sum()",
+    ),
+    (
+        "structure of fake_b compared with real_b",
+        "engine.structure_loss(fake_b, real_a)",
+        "engine.structure_loss(fake_b, real_b)",
+    ),
+    ("prior A->B computed from real_b", "engine.prior_ab(real_a)", "engine.prior_ab(real_b)"),
+    (
+        "prior weight ignored",
+        "engine.lambda_prior * (fake_b.float() - prior_b)",
+        "(fake_b.float() - prior_b)",
     ),
     (
         "adversarial gradient cut from g_ab (fake detached)",
