@@ -90,10 +90,12 @@ def _translate(args: argparse.Namespace) -> int:
     precision = {"amp": False} if args.fp32 else {}
     # a failed input makes the run raise (after every other input), with each failure and the report in the message
     workflow = _run_bundle_config("inference.json", "infer", args, not_ids=("fp32",), **precision)
+    from monai_cyclegan.translation import SKIPPED, TRANSLATED
+
     report = workflow.parser.get_parsed_content("report")
-    skipped = report.count("skipped")
+    skipped = report.count(SKIPPED)
     print(
-        f"{report.count('translated')} file(s) translated {workflow.parser.get_parsed_content('direction')} into "
+        f"{report.count(TRANSLATED)} file(s) translated {workflow.parser.get_parsed_content('direction')} into "
         f"{args.output_dir}" + (f", {skipped} skipped (already complete)" if skipped else "")
     )
     return 0

@@ -41,9 +41,13 @@ from monai_cyclegan.errors import root_cause
 from monai_cyclegan.files import write_atomically
 
 __all__ = [
+    "FAILED",
+    "PENDING",
     "RECORD_KEY",
     "REPORT_NAME",
+    "SKIPPED",
     "STATUSES",
+    "TRANSLATED",
     "TranslationDataset",
     "TranslationEvaluator",
     "TranslationFailedError",
