@@ -24,6 +24,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from monai_cyclegan.bundle import bundle_dir, run_workflow
 from monai_cyclegan.cli import main
 from monai_cyclegan.engines import LOSS_KEYS
+from monai_cyclegan.evaluation.evaluate import INTENSITY_CONVENTION
 from monai_cyclegan.handlers import latest_checkpoint
 from monai_cyclegan.networks import UNetGenerator
 
@@ -143,7 +144,7 @@ class TestBundle(unittest.TestCase):
             self.assertIn("t2_to_t1 intensity_mapping", printed.getvalue())
             summary = json.loads(Path(tmp, "summary.json").read_text())
             self.assertEqual((summary["kind"], summary["num_pairs"]), ("volume", 2))
-            self.assertIn("robust-scaled", summary["intensity_convention"])
+            self.assertEqual(summary["intensity_convention"], INTENSITY_CONVENTION["volume"])
             results = json.loads(Path(tmp, "results.json").read_text())
             self.assertEqual(set(results), {"t1_to_t2", "t2_to_t1", "baselines", "train_minutes", "commit"})
             self.assertGreater(results["train_minutes"], 0)
