@@ -3,7 +3,7 @@
 Run by hand (never from the tests), from the repository root::
 
     python benchmarks/run.py                                  # the default 256² U-Net (ngf 64) of train.json
-    python benchmarks/run.py --config bundles/ixi_t1t2_cyclegan/configs/capstone.json
+    python benchmarks/run.py --config bundles/ixi_t1t2_cyclegan/configs/cpu.json
     python benchmarks/run.py --quick --out /tmp/bench_quick.json   # tiny sizes, a smoke test
 
 It writes a JSON report (``benchmarks/results/<machine>.json`` by default) and prints a short table. See
@@ -38,7 +38,7 @@ def _ints(text: str) -> list[int]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--config", action="append", default=[], metavar="FILE", help="config merged over train.json and "
-                   "inference.json (repeatable; later wins), e.g. configs/capstone.json")  # fmt: skip
+                   "inference.json (repeatable; later wins), e.g. configs/cpu.json")  # fmt: skip
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="a config override, value in JSON, "
                    "e.g. --set num_workers=0 (applied to both configs)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="JSON report (default benchmarks/results/<machine>.json)")
