@@ -12,19 +12,30 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Hashable, Mapping, Sequence
+from copy import deepcopy
 from typing import Any
 
 import nibabel as nib
 import numpy as np
+import torch
 from monai.config import KeysCollection
+from monai.data import MetaTensor
 from monai.data.utils import correct_nifti_header_if_necessary
-from monai.transforms import Compose, MapTransform, Transform
+from monai.transforms import Compose, Invertd, MapTransform, SpatialResample, Transform
+from monai.utils import MetaKeys, TraceKeys
 from nibabel.openers import ImageOpener
 
 from monai_cyclegan.checks import check_positive_int
 from monai_cyclegan.transforms.pipelines import image_file_preprocessing, model_spacing, volume_preprocessing
 
-__all__ = ["MAX_VOXELS", "CheckNiftiHeader", "CheckNiftiHeaderd", "translation_preprocessing"]
+__all__ = [
+    "MAX_VOXELS",
+    "CheckNiftiHeader",
+    "CheckNiftiHeaderd",
+    "InvertToInputd",
+    "resample_to_grid",
+    "translation_preprocessing",
+]
 
 # The largest volume translated, on its own grid or on the model's: 2^28 voxels (e.g. 512 x 512 x 1024), 1 GiB per
 # float32 copy. A run holds a few such copies (the input, the model-grid input and output, the output).
@@ -195,3 +206,128 @@ def translation_preprocessing(
     if kind == "slice":
         return image_file_preprocessing(("image",), image_size)
     raise ValueError(f"kind must be 'volume' or 'slice', got {kind!r}.")
+
+
+def resample_to_grid(
+    image: torch.Tensor,
+    affine: torch.Tensor | np.ndarray,
+    target_affine: torch.Tensor | np.ndarray,
+    target_shape: Sequence[int],
+    chunk_voxels: int = 2**22,
+    mode: str = "bilinear",
+    padding_mode: str = "border",
+    align_corners: bool = False,
+) -> torch.Tensor:
+    """``image`` ``(C, *spatial)`` on the grid ``affine``, resampled onto the grid ``target_affine``, ``target_shape``.
+
+    MONAI's resampling builds the sampling grid of the whole output at once, in float64 for ``Spacingd``: 24 bytes per
+    output voxel, 2.3 GiB for a 512x512x400 volume, beside a float64 copy of the output. Here the output is filled slab
+    by slab along its last axis, each slab at most ``chunk_voxels`` voxels (at least one slice), with MONAI's
+    ``SpatialResample`` in float32, into one preallocated float32 array: the memory beyond the input and the output is
+    one slab and its grid.
+
+    Args:
+        image: the volume, channel first, on the grid ``affine`` (voxel to world, 4x4).
+        affine: the grid of ``image``.
+        target_affine: the voxel-to-world affine of the output grid.
+        target_shape: the spatial shape of the output grid.
+        chunk_voxels: the most output voxels resampled at once.
+        mode: the interpolation (``SpatialResample``'s ``mode``).
+        padding_mode: what points outside ``image`` take (``SpatialResample``'s ``padding_mode``).
+        align_corners: ``SpatialResample``'s ``align_corners``.
+
+    Returns:
+        A float32 tensor ``(C, *target_shape)`` on the device of ``image``.
+    """
+    check_positive_int("chunk_voxels", chunk_voxels)
+    target_shape = [int(n) for n in target_shape]
+    target = torch.as_tensor(np.asarray(target_affine, dtype=np.float64))
+    data = image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
+    source = MetaTensor(data.float(), affine=torch.as_tensor(np.asarray(affine, dtype=np.float64)))
+    output = torch.empty((data.shape[0], *target_shape), dtype=torch.float32, device=data.device)
+    resample = SpatialResample(mode=mode, padding_mode=padding_mode, align_corners=align_corners, dtype=torch.float32)
+    step = max(1, chunk_voxels // max(1, math.prod(target_shape[:-1])))
+    last = len(target_shape) - 1
+    for start in range(0, target_shape[-1], step):
+        stop = min(start + step, target_shape[-1])
+        shift = torch.eye(len(target), dtype=torch.float64)
+        shift[last, -1] = start  # the slab's first voxel along the last axis
+        with resample.trace_transform(False):
+            slab = resample(source, dst_affine=target @ shift, spatial_size=[*target_shape[:-1], stop - start])
+        output[..., start:stop] = torch.as_tensor(slab)
+    return output
+
+
+# The steps of the volume preprocessing that only change the grid (the affine): inverted together by one resampling.
+_GRID_STEPS = ("Orientation", "SpatialResample")
+
+
+def _input_grid(image: Any, prediction: Any) -> tuple[np.ndarray, list[int], dict[str, Any]] | None:
+    """The grid ``image`` was read on, and how its resampling interpolated, when only grid steps were applied to it.
+
+    Returns:
+        ``(affine, spatial_shape, resampling)`` (``resampling``: ``mode``, ``padding_mode``, ``align_corners`` of its
+        ``SpatialResample``), or None when ``image`` is not a 3D volume whose applied operations are all
+        :data:`_GRID_STEPS` or ``prediction`` is not on its grid.
+    """
+    if not isinstance(image, MetaTensor) or image.ndim != 4 or not isinstance(prediction, torch.Tensor):
+        return None
+    operations = list(image.applied_operations)
+    if not operations or any(op.get(TraceKeys.CLASS_NAME) not in _GRID_STEPS for op in operations):
+        return None
+    if any(op.get(TraceKeys.LAZY) for op in operations) or tuple(prediction.shape[1:]) != tuple(image.shape[1:]):
+        return None
+    first, info = operations[0], operations[0].get(TraceKeys.EXTRA_INFO, {})
+    affine = info.get("original_affine" if first[TraceKeys.CLASS_NAME] == "Orientation" else "src_affine")
+    if affine is None:
+        return None
+    resampling = {"mode": "bilinear", "padding_mode": "border", "align_corners": False}
+    for op in operations:
+        if op[TraceKeys.CLASS_NAME] == "SpatialResample":
+            extra = op.get(TraceKeys.EXTRA_INFO, {})
+            resampling = {k: extra.get(k, v) for k, v in resampling.items()}
+    affine = np.asarray(affine.cpu() if isinstance(affine, torch.Tensor) else affine, dtype=np.float64)
+    return affine, [int(n) for n in first[TraceKeys.ORIG_SIZE]], resampling
+
+
+class InvertToInputd(Invertd):
+    """``Invertd`` that takes a volume's prediction back onto its input's grid slab by slab, in bounded memory.
+
+    The volume preprocessing's invertible steps (``Orientationd``, ``Spacingd``) only change the grid, so their inverse
+    is one resampling from the model grid (the affine of ``orig_keys``) onto the grid the input was read on (the affine
+    and size its first step recorded): :func:`resample_to_grid`, with the interpolation and borders ``Spacingd``
+    recorded (nearest with ``nearest_interp``). The result is ``Invertd``'s within float32 rounding, without its
+    float64 sampling grid of the whole input. Any other input (a 2D image file, whose fitting is not a change of grid,
+    or a chain with other invertible steps) goes through ``Invertd``.
+
+    Args:
+        args: those of ``Invertd``.
+        chunk_voxels: the most output voxels resampled at once (see :func:`resample_to_grid`).
+        kwargs: those of ``Invertd``.
+    """
+
+    def __init__(self, *args: Any, chunk_voxels: int = 2**22, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check_positive_int("chunk_voxels", chunk_voxels)
+        self.chunk_voxels = chunk_voxels
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        """Invert every key: all by resampling when each is a volume that only grid steps moved, else by ``Invertd``."""
+        d = dict(data)
+        items = list(
+            self.key_iterator(d, self.orig_keys, self.nearest_interp, self.to_tensor, self.device, self.post_func)
+        )
+        grids = [_input_grid(d.get(orig_key), d[key]) for key, orig_key, *_ in items]
+        if not items or any(grid is None for grid in grids):
+            return super().__call__(d)
+        for (key, orig_key, nearest_interp, _, device, post_func), (affine, shape, resampling) in zip(
+            items, grids, strict=True
+        ):
+            source = d[orig_key]
+            if nearest_interp:
+                resampling["mode"] = "nearest"
+            result = resample_to_grid(d[key].detach(), source.affine, affine, shape, self.chunk_voxels, **resampling)
+            meta = {k: v for k, v in source.meta.items() if k != MetaKeys.AFFINE}
+            inverted = MetaTensor(result, affine=torch.as_tensor(affine), meta=deepcopy(meta)).to(device=device)
+            d[key] = post_func(inverted) if callable(post_func) else inverted
+        return d

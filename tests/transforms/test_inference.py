@@ -1,19 +1,29 @@
 from __future__ import annotations
 
 import gzip
+import math
 import tempfile
 import unittest
 import warnings
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import nibabel as nib
 import numpy as np
+import torch
+from monai.transforms import Invertd, SpatialResample
 from parameterized import parameterized
+from PIL import Image
 
 from monai_cyclegan.errors import root_cause
 from monai_cyclegan.transforms import NamedLoadImaged
-from monai_cyclegan.transforms.inference import CheckNiftiHeader, CheckNiftiHeaderd, translation_preprocessing
+from monai_cyclegan.transforms.inference import (
+    CheckNiftiHeader,
+    CheckNiftiHeaderd,
+    InvertToInputd,
+    translation_preprocessing,
+)
 
 AFFINE = np.diag([2.0, 2.0, 2.0, 1.0])
 
@@ -149,6 +159,85 @@ class TestCheckNiftiHeader(unittest.TestCase):
             CheckNiftiHeader(0)
         with self.assertRaisesRegex(ValueError, "kind must be 'volume' or 'slice'"):
             translation_preprocessing("video")
+
+
+OBLIQUE = np.array([[1.2, 0.3, 0, 5], [-0.2, 0, 0.9, -3], [0, -1.1, 0.1, 7], [0, 0, 0, 1]])
+
+
+def _prepared(tmp: str, affine: np.ndarray, shape: tuple[int, ...]) -> tuple[Path, Any, dict]:
+    """A volume on ``affine``, ``shape`` prepared for translation, and a prediction (half of it) on the model grid."""
+    data = (np.random.default_rng(0).random(shape) * 200 + 50).astype(np.int16)
+    path = _save(Path(tmp) / "a.nii.gz", data, affine=affine)
+    preprocessing = translation_preprocessing("volume", 16, 32.0)
+    prepared = preprocessing({"image": str(path)})
+    prepared["pred"] = prepared["image"].clone() * 0.5
+    return path, preprocessing, prepared
+
+
+class TestInvertToInputd(unittest.TestCase):
+    @parameterized.expand(
+        [
+            ("oblique", OBLIQUE, (20, 17, 15), False),
+            ("flipped_1mm", np.diag([-1.0, 1.0, 1.0, 1.0]), (16, 18, 12), False),
+            ("one_slice", np.diag([0.8, 0.8, 3.0, 1.0]), (20, 22, 1), False),
+            ("oblique_nearest", OBLIQUE, (20, 17, 15), True),
+        ]
+    )
+    def test_same_as_invertd_slab_by_slab(self, _, affine, shape, nearest):
+        with tempfile.TemporaryDirectory() as tmp:
+            path, preprocessing, prepared = _prepared(tmp, affine, shape)
+            invertd = Invertd("pred", preprocessing, orig_keys="image", nearest_interp=nearest)
+            expected = invertd(dict(prepared))["pred"]
+            chunked = InvertToInputd("pred", preprocessing, orig_keys="image", nearest_interp=nearest, chunk_voxels=300)
+            with mock.patch.object(
+                SpatialResample, "__call__", autospec=True, side_effect=SpatialResample.__call__
+            ) as spy:
+                result = chunked(dict(prepared))["pred"]
+            file_affine = nib.load(path).affine
+        # slabs of at most 300 voxels (one slice when a slice is larger) that cover the output once
+        sizes = [call.kwargs["spatial_size"] for call in spy.call_args_list]
+        self.assertEqual(sum(size[-1] for size in sizes), shape[-1])
+        self.assertEqual(len(sizes), math.ceil(shape[-1] / max(1, 300 // (shape[0] * shape[1]))))
+        self.assertEqual(tuple(result.shape), (1, *shape))
+        self.assertEqual(result.dtype, torch.float32)
+        np.testing.assert_allclose(result.affine.numpy(), file_affine, atol=1e-5)
+        np.testing.assert_allclose(result.affine.numpy(), expected.affine.numpy(), atol=1e-5)
+        torch.testing.assert_close(result.as_tensor(), expected.as_tensor().float(), rtol=0, atol=1e-4)
+        self.assertEqual(result.meta["filename_or_obj"], str(path))
+
+    def test_one_slab_when_it_fits(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, preprocessing, prepared = _prepared(tmp, OBLIQUE, (20, 17, 15))
+            expected = Invertd("pred", preprocessing, orig_keys="image", nearest_interp=False)(dict(prepared))["pred"]
+            result = InvertToInputd("pred", preprocessing, orig_keys="image", nearest_interp=False)(prepared)["pred"]
+        torch.testing.assert_close(result.as_tensor(), expected.as_tensor().float(), rtol=0, atol=1e-4)
+
+    def test_other_chains_go_through_invertd(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            image = Path(tmp) / "slice.png"
+            Image.fromarray((np.random.default_rng(1).random((20, 30)) * 255).astype(np.uint8)).save(image)
+            preprocessing = translation_preprocessing("slice", 32)
+            prepared = preprocessing({"image": str(image)})
+        prepared["pred"] = prepared["image"].clone()
+        expected = Invertd("pred", preprocessing, orig_keys="image")(dict(prepared))["pred"]
+        with mock.patch("monai_cyclegan.transforms.inference.resample_to_grid") as resample:
+            result = InvertToInputd("pred", preprocessing, orig_keys="image")(dict(prepared))["pred"]
+        resample.assert_not_called()
+        self.assertEqual(tuple(result.shape), (1, 30, 20))
+        torch.testing.assert_close(result.as_tensor(), expected.as_tensor())
+
+    def test_prediction_off_the_model_grid_goes_through_invertd(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            _, preprocessing, prepared = _prepared(tmp, OBLIQUE, (20, 17, 15))
+        prepared["pred"] = prepared["pred"][:, :-1]
+        with mock.patch.object(Invertd, "__call__", return_value={"pred": "inverted"}) as invertd:
+            result = InvertToInputd("pred", preprocessing, orig_keys="image")(prepared)
+        invertd.assert_called_once()
+        self.assertEqual(result["pred"], "inverted")
+
+    def test_chunk_voxels_must_be_positive(self):
+        with self.assertRaisesRegex(ValueError, "chunk_voxels must be a positive integer"):
+            InvertToInputd("pred", translation_preprocessing("volume", 16), orig_keys="image", chunk_voxels=0)
 
 
 if __name__ == "__main__":
