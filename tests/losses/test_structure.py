@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import unittest
 
+import numpy as np
 import torch
 
 from monai_cyclegan.losses import MINDLoss, mind_descriptor
@@ -15,7 +16,62 @@ def _phantom(shift: int = 0) -> torch.Tensor:
     return (0.8 * disc - 0.5 * bar)[None, None]
 
 
+def _mind_by_definition(image: np.ndarray, radius: int = 1, distance: int = 2, epsilon: float = 1e-6) -> np.ndarray:
+    """MIND of one 2D image written out pixel by pixel (float64): the definition the module must compute.
+
+    For each of the four neighbours at ``distance`` (right, left, down, up; borders replicated), the patch distance is
+    the mean squared difference over the box of ``radius`` around the pixel, counting only the pixels inside the
+    image; the variance estimate is the mean of the four, floored by 1e-3 of its image mean plus ``epsilon``.
+    """
+    height, width = image.shape
+    rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
+    distances = []
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        shifted = image[np.clip(rows + dy * distance, 0, height - 1), np.clip(cols + dx * distance, 0, width - 1)]
+        squared = (image - shifted) ** 2
+        patch = np.empty_like(image)
+        for y in range(height):
+            for x in range(width):
+                box = squared[max(0, y - radius) : y + radius + 1, max(0, x - radius) : x + radius + 1]
+                patch[y, x] = box.mean()
+        distances.append(patch)
+    distances = np.stack(distances)
+    variance = distances.mean(axis=0)
+    floor = 1e-3 * variance.mean() + epsilon
+    descriptor = np.exp(-distances / (variance + floor))
+    return descriptor / descriptor.max(axis=0)
+
+
+def _two_images() -> torch.Tensor:
+    """A batch of two 9x11 images: random in [0, 1], and a faint one (steps of 1e-3, where ``epsilon`` dominates)."""
+    generator = torch.Generator().manual_seed(0)
+    bright = torch.rand(9, 11, generator=generator)
+    faint = 1e-3 * torch.rand(9, 11, generator=generator)
+    return torch.stack([bright, faint])[:, None]
+
+
 class TestMIND(unittest.TestCase):
+    def test_descriptor_matches_its_definition(self):
+        images = _two_images()
+        for kwargs in ({}, {"radius": 2, "distance": 3}):
+            with self.subTest(**kwargs):
+                result = mind_descriptor(images, **kwargs)
+                self.assertEqual(tuple(result.shape), (2, 4, 9, 11))
+                for index, image in enumerate(images[:, 0].double().numpy()):
+                    expected = torch.from_numpy(_mind_by_definition(image, **kwargs)).float()
+                    torch.testing.assert_close(result[index], expected, rtol=0, atol=1e-5)
+
+    def test_loss_is_the_mean_absolute_difference_of_the_descriptors(self):
+        images = _two_images()
+        translated, source = images[:1], images[1:] * 500  # two different images
+        for kwargs in ({}, {"radius": 2, "distance": 3}):
+            with self.subTest(**kwargs):
+                difference = _mind_by_definition(translated[0, 0].double().numpy(), **kwargs) - _mind_by_definition(
+                    source[0, 0].double().numpy(), **kwargs
+                )
+                loss = MINDLoss(**kwargs)(translated, source)
+                self.assertAlmostEqual(float(loss), float(np.abs(difference).mean()), delta=1e-5)
+
     def test_descriptor_shape_and_range(self):
         descriptor = mind_descriptor(_phantom())
         self.assertEqual(tuple(descriptor.shape), (1, 4, 32, 32))
