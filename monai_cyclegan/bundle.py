@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,16 +148,27 @@ def place_network(
     return network
 
 
-def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, device: str | torch.device) -> nn.Module:
+def load_generator(
+    network: nn.Module,
+    checkpoint: str | Path,
+    direction: str,
+    device: str | torch.device,
+    architecture: Mapping[str, Any] | None = None,
+) -> nn.Module:
     """Load the weights of one direction's generator into ``network`` and move it to ``device``.
+
+    All weights load or none: a file whose tensors do not fit ``network`` is an error that says which settings differ
+    from the training's (read from the bundle the file belongs to, when it belongs to one), never a partial load.
 
     Args:
         network: the generator, built with the architecture the weights were trained with.
-        checkpoint: a directory of deployed weights (the bundle's ``models/``, holding ``model.pt`` and
-            ``model_t2_to_t1.pt``), or one file: a deployed weights file, or a full training checkpoint
-            (``cyclegan_checkpoint_epoch=N.pt``, which holds both generators).
+        checkpoint: a bundle folder written by training (its ``models/``), a directory of deployed weights (the
+            bundle's ``models/``, holding ``model.pt`` and ``model_t2_to_t1.pt``), or one file: a deployed weights
+            file, or a full training checkpoint (``cyclegan_checkpoint_epoch=N.pt``, which holds both generators).
         direction: ``"t1_to_t2"`` or ``"t2_to_t1"``.
         device: where the network goes.
+        architecture: the settings ``network`` was built with (the configs' ``architecture`` ID: ``generator_def``,
+            ``image_size``, ``crop_size``, ``fov_mm``, ``ngf``), to name those that differ from the training's.
 
     Raises:
         FileNotFoundError: when the weights file does not exist.
@@ -167,20 +178,56 @@ def load_generator(network: nn.Module, checkpoint: str | Path, direction: str, d
     from ignite.handlers import Checkpoint  # deferred, with the handlers package, until weights are loaded
 
     from monai_cyclegan.handlers.checkpoints import load_checkpoint
+    from monai_cyclegan.run_bundle import is_run_bundle
 
     settings = direction_settings(direction)
     path = Path(checkpoint)
+    if is_run_bundle(path):
+        path = path / "models"
     if path.is_dir():
         path = path / settings["weights"]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no generator weights for {direction} (train first, or pass a checkpoint).")
     state = load_checkpoint(path, map_location="cpu")
     # A deployed file holds one state dict; Checkpoint.load_objects takes it whole when the key is absent.
+    weights = state.get(settings["network"], state) if isinstance(state, Mapping) else state
+    # load_state_dict copies the tensors that fit before it reports those that do not: check them all first
+    own = {k: v.shape for k, v in network.state_dict().items()}
+    fits = isinstance(weights, Mapping) and own == {k: getattr(v, "shape", None) for k, v in weights.items()}
     try:
+        if not fits:
+            raise RuntimeError("the tensor names or shapes differ from the network's")
         Checkpoint.load_objects({settings["network"]: network}, state)
     except RuntimeError as e:
-        raise RuntimeError(f"{path}: the weights do not fit the {direction} generator: {e}") from e
+        raise RuntimeError(
+            f"{path}: the weights do not fit the {direction} generator: "
+            f"{_mismatch(path, network, weights, architecture)} ({str(e).splitlines()[0]})"
+        ) from e
     return network.to(device)
+
+
+def _mismatch(path: Path, network: nn.Module, weights: Any, architecture: Mapping[str, Any] | None) -> str:
+    """What differs between the weights and the network, in settings where they can be named."""
+    from monai_cyclegan.run_bundle import architecture_differences, find_run_bundle, read_architecture
+
+    bundle = find_run_bundle(path)
+    if bundle is not None and architecture is not None:
+        differences = architecture_differences(read_architecture(bundle), architecture)
+        if differences:
+            return f"{'; '.join(differences)}. Pass the bundle folder {bundle} alone: its configs hold the training's"
+    hints = []
+    own = network.state_dict()
+    if isinstance(weights, Mapping):
+        if set(weights) != set(own):
+            hints.append("the weights hold another generator or depth (generator_def, or a U-Net's image_size)")
+        # the stem, the first convolution of either generator, has ngf output channels
+        stems = [next((v for v in d.values() if getattr(v, "ndim", 0) == 4), None) for d in (weights, own)]
+        if all(stem is not None for stem in stems) and stems[0].shape[0] != stems[1].shape[0]:
+            hints.append(f"ngf {stems[0].shape[0]} in the weights, {stems[1].shape[0]} here")
+    return "; ".join(hints or ["the layer shapes differ"]) + (
+        ". Pass the run's bundle folder (<output_dir>/bundle), which holds the training's settings, or the "
+        "settings the weights were trained with"
+    )
 
 
 def crop_multiple(generator: nn.Module | Callable[..., nn.Module], enabled: bool | str = True) -> int | None:
