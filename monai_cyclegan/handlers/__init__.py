@@ -14,6 +14,7 @@ from monai_cyclegan.handlers.learning_rate import LearningRateHandler
 from monai_cyclegan.handlers.loss_weight import LossWeightDecay
 from monai_cyclegan.handlers.progress_animation import TrainingProgressHandler
 from monai_cyclegan.handlers.resume import ResumeCheckpointLoader
+from monai_cyclegan.handlers.run_bundle import RunBundleHandler
 from monai_cyclegan.handlers.run_record import RunRecordHandler, source_commit
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LearningRateHandler",
     "LossWeightDecay",
     "ResumeCheckpointLoader",
+    "RunBundleHandler",
     "RunRecordHandler",
     "TrainingDivergedError",
     "TrainingProgressHandler",

@@ -10,6 +10,7 @@ from typing import Any
 from ignite.engine import Engine, Events
 
 from monai_cyclegan.files import write_json
+from monai_cyclegan.run_bundle import config_value
 
 __all__ = ["RunRecordHandler", "source_commit"]
 
@@ -45,12 +46,14 @@ class RunRecordHandler:
 
     Args:
         path: the JSON file to write.
-        settings: facts to keep with the record (e.g. image size, widths, loss weights).
+        settings: facts to keep with the record (e.g. image size, widths, loss weights): resolved config values,
+            written as :func:`~monai_cyclegan.run_bundle.config_value` gives them (``generator_def`` as its
+            ``_target_`` and arguments).
     """
 
     def __init__(self, path: str | Path, settings: dict[str, Any] | None = None) -> None:
         self.path = Path(path)
-        self.settings = dict(settings or {})
+        self.settings = config_value(dict(settings or {}))
         self._started = 0.0
         self._commit: str | None = None
 
