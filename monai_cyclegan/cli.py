@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from monai_cyclegan.errors import root_cause
 
@@ -22,13 +23,31 @@ def _run_bundle_config(
     """Run the bundle config ``name`` with every ``--config`` file merged after it and the verb's flags as overrides.
 
     A flag left unset (None) keeps the config's value; flags named in ``not_ids`` are not config IDs and are left out
-    (the verb turns them into ``overrides``).
+    (the verb turns them into ``overrides``). A ``--checkpoint`` that is a bundle folder written by training runs
+    that folder's config, which holds the trained architecture (see :func:`_bundle_config`).
     """
-    from monai_cyclegan.bundle import bundle_dir, run_workflow  # deferred: keeps `--help` fast
+    from monai_cyclegan.bundle import run_workflow  # deferred: keeps `--help` fast
 
-    skipped = _NOT_CONFIG_IDS + not_ids
+    config, root = _bundle_config(name, args)
+    skipped = _NOT_CONFIG_IDS + not_ids + (("checkpoint",) if root else ())
     flags = {k: v for k, v in vars(args).items() if k not in skipped and v is not None}
-    return run_workflow([str(bundle_dir() / "configs" / name), *args.config], workflow_type, **flags, **overrides)
+    return run_workflow([config, *args.config], workflow_type, **flags, **root, **overrides)
+
+
+def _bundle_config(name: str, args: argparse.Namespace) -> tuple[str, dict[str, str]]:
+    """The config file ``name`` to run, and the ``bundle_root`` override it needs.
+
+    The package's bundle config, or, when ``--checkpoint`` is a bundle folder (``<output_dir>/bundle`` of a training
+    run, or a copy of it), that folder's config with ``bundle_root`` set to it, so that its weights and the
+    architecture its configs record are used with no architecture flag.
+    """
+    from monai_cyclegan.bundle import bundle_dir
+    from monai_cyclegan.run_bundle import is_run_bundle
+
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint and is_run_bundle(checkpoint):
+        return str(Path(checkpoint) / "configs" / name), {"bundle_root": str(Path(checkpoint).resolve())}
+    return str(bundle_dir() / "configs" / name), {}
 
 
 def _add_config_option(parser: argparse.ArgumentParser, after: str, example: str = "") -> None:
@@ -104,14 +123,21 @@ def _translate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigParser
 
-    from monai_cyclegan.bundle import bundle_dir, direction_settings, load_generator
+    from monai_cyclegan.bundle import load_generator
     from monai_cyclegan.export import export_generator
 
+    config, root = _bundle_config("inference.json", args)
     parser = ConfigParser()
-    parser.read_config([str(bundle_dir() / "configs" / "inference.json"), *args.config])
-    parser.update({k: v for k, v in (("image_size", args.image_size), ("ngf", args.ngf)) if v is not None})
-    checkpoint = args.checkpoint or str(bundle_dir() / "models" / direction_settings(args.direction)["weights"])
-    network = load_generator(parser.get_parsed_content("network_def"), checkpoint, args.direction, "cpu")
+    parser.read_config([config, *args.config])
+    parser.update({k: v for k, v in (("image_size", args.image_size), ("ngf", args.ngf)) if v is not None} | root)
+    checkpoint = args.checkpoint or str(Path(parser.get_parsed_content("bundle_root")) / "models")
+    network = load_generator(
+        parser.get_parsed_content("network_def"),
+        checkpoint,
+        args.direction,
+        "cpu",
+        parser.get_parsed_content("architecture"),
+    )
     image_size = parser.get_parsed_content("crop_size")
     difference = export_generator(network, args.out, args.format, image_size, atol=args.atol)
     print(f"{args.out}: {args.format} generator {args.direction}, matches PyTorch within {difference:.1e}")
@@ -280,7 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--output_dir", required=True, help="where the translated files go")
     translate.add_argument("--direction", choices=_DIRECTIONS, default=None, help="translation direction (t1_to_t2)")
     translate.add_argument(
-        "--checkpoint", default=None, help="generator weights (default: the bundle's models/ file of the direction)"
+        "--checkpoint",
+        default=None,
+        help="a training run's bundle folder (<output_dir>/bundle: its configs set the architecture), or a weights "
+        "file, with --config for its architecture (default: the package bundle's models/ file of the direction)",
     )
     translate.add_argument("--sw_batch_size", type=int, default=None, help="slices per generator batch (default: 8)")
     translate.add_argument("--fp32", action="store_true", help="run the generator in float32 instead of bf16")
@@ -303,7 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="the file to write, e.g. model.ts or model.onnx")
     export.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript", help="(torchscript)")
     export.add_argument("--direction", choices=_DIRECTIONS, default="t1_to_t2", help="(t1_to_t2)")
-    export.add_argument("--checkpoint", default=None, help="weights file or models/ folder (default: the bundle's)")
+    export.add_argument(
+        "--checkpoint",
+        default=None,
+        help="a training run's bundle folder (sets the architecture), a weights file or a models/ folder "
+        "(default: the package bundle's)",
+    )
     export.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
     export.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
     export.add_argument("--atol", type=float, default=1e-4, help="largest allowed difference from PyTorch (1e-4)")
@@ -385,8 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--checkpoint",
         default=None,
-        help="a models/ directory (model.pt, model_t2_to_t1.pt), a weights file, or a full training checkpoint "
-        "(default: the bundle's models/)",
+        help="a training run's bundle folder (<output_dir>/bundle: its configs set the architecture), a models/ "
+        "directory (model.pt, model_t2_to_t1.pt), a weights file, or a full training checkpoint (default: the "
+        "package bundle's models/)",
     )
     _add_config_option(evaluate, "evaluate.json", ", e.g. the one the model was trained with")
     evaluate.add_argument("--run_record", default=None, help="the training's run_record.json (time and commit)")
