@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from monai.data import MetaTensor
+from monai.data.utils import AFFINE_TOL
 from monai.transforms import CropForeground, Invertd
 from PIL import Image
 
@@ -33,9 +34,11 @@ from monai_cyclegan.transforms import (
 )
 from tests.shared_data import write_nifti
 
-# No example database: each run stands on its own, replaying nothing an earlier run left in .hypothesis/
-SETTINGS = settings(max_examples=200, deadline=None, database=None)
-FILE_SETTINGS = settings(max_examples=50, deadline=None, database=None)
+# The hypothesis profile (tests/conftest.py) sets the examples: the same ones on every CI run (derandomized, 200 per
+# test), or fresh random ones by the thousand in the by-hand wide search. No example database in either.
+SETTINGS = settings(deadline=None, database=None)
+# the pipeline tests write and read a file per example: a quarter of the examples
+FILE_SETTINGS = settings(max_examples=max(1, settings.default.max_examples // 4), deadline=None, database=None)
 
 DTYPES = (np.uint8, np.int16, np.int32, np.float32, np.float64, np.bool_)
 SPECIALS = (np.nan, np.inf, -np.inf)
@@ -231,6 +234,13 @@ class TestPipelineProperties(unittest.TestCase):
         axes=st.permutations(range(3)),
         flips=st.tuples(*[st.sampled_from([-1.0, 1.0])] * 3),
     )
+    # a CI failure of the random search, once: one axis 1.16e-4 mm short of the 2 mm grid is kept, not resampled
+    @example(
+        volume=np.arange(1, 9, dtype=np.float32).reshape(2, 2, 2),
+        spacing=(1.0, 1.0, 1.9998842),
+        axes=(0, 1, 2),
+        flips=(1.0, 1.0, 1.0),
+    )
     def test_volume_preprocessing(self, volume, spacing, axes, flips):
         if volume.dtype == np.bool_:
             volume = volume.astype(np.uint8)  # NIfTI has no boolean type
@@ -253,7 +263,15 @@ class TestPipelineProperties(unittest.TestCase):
         self.assertEqual((image.ndim, image.shape[0]), (4, 1))
         self.assertTrue(bool(torch.isfinite(image).all() and image.min() >= -1 and image.max() <= 1))
         self.assertEqual(nib.aff2axcodes(image.affine.numpy()), ("R", "A", "S"))
-        np.testing.assert_allclose(np.linalg.norm(image.affine[:3, :3].numpy(), axis=0), (2.0, 2.0, 2.0), rtol=1e-5)
+        # MONAI's Spacingd keeps an axis whose spacing is within AFFINE_TOL (1e-3 mm) of the target instead of
+        # resampling it: an interpolation for a shift of at most 1e-3 mm per voxel would change the image for nothing
+        spacings = np.linalg.norm(image.affine[:3, :3].numpy(), axis=0)
+        np.testing.assert_allclose(spacings, (2.0, 2.0, 2.0), rtol=0, atol=AFFINE_TOL)
+        input_spacings = np.asarray(spacing)[np.argsort(axes)]  # the input's spacing along each RAS axis
+        distance = np.abs(input_spacings - 2.0)
+        kept, resampled = distance < AFFINE_TOL - 1e-9, distance > AFFINE_TOL + 1e-9  # (rounding decides the border)
+        np.testing.assert_allclose(spacings[kept], input_spacings[kept], rtol=1e-6)
+        np.testing.assert_allclose(spacings[resampled], 2.0, rtol=1e-6)
 
     @FILE_SETTINGS
     @given(
