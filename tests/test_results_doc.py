@@ -55,7 +55,9 @@ class TestResultsDoc(unittest.TestCase):
         for name, has_lesions in FILES.items():
             results = self.results[name]
             with self.subTest(file=name):
-                expected = {*DIRECTIONS, "baselines", "train_minutes", "commit", "runs"} | ({"lesions"} if has_lesions else set())
+                expected = {*DIRECTIONS, "baselines", "train_minutes", "commit", "runs"} | (
+                    {"lesions"} if has_lesions else set()
+                )
                 self.assertEqual(set(results), expected)
                 self.assertRegex(results["commit"], r"^[0-9a-f]{40}$")
                 runs = results["runs"]
