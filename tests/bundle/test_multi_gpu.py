@@ -93,8 +93,8 @@ class TestMultiGpuTraining(unittest.TestCase):
         handlers = [torch.load(self.out / f"rank{r}.pt", weights_only=True)["handlers"] for r in (0, 1)]
         # Schedules and the divergence guard change what every process computes, so every process runs them.
         self.assertEqual(handlers[1], ["LrScheduleHandler", "LrScheduleHandler", "LossWeightDecay", "DivergenceGuard"])
-        # All 12 of train.json's handlers but validation, which has no validation pairs to score here.
-        self.assertEqual(len(handlers[0]), 11)
+        # Every handler of train.json but validation, which has no validation pairs to score here.
+        self.assertEqual(len(handlers[0]), len(json.loads(TRAIN.read_text())["train"]["handlers"]) - 1)
         self.assertEqual(len(list((self.out / "tensorboard").glob("events.out.tfevents.*"))), 1)
         self.assertTrue((self.out / "run_record.json").is_file())
 
