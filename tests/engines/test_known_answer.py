@@ -42,10 +42,11 @@ from monai.data import CacheDataset
 from monai.utils import set_determinism
 from torch import nn
 
-from monai_cyclegan.engines import CycleGANTrainer, ImagePool
+from monai_cyclegan.engines import ImagePool
 from monai_cyclegan.evaluation.baselines import intensity_mapping_baseline
 from monai_cyclegan.networks import ResnetGenerator, UNetGenerator, patch_discriminator
 from monai_cyclegan.transforms import fit_intensity_mappings
+from tests.engines.trainers import adam_trainer
 
 SIZE = 16
 BACKGROUND, BLOB_PEAK, FAT = 0.2, 0.8, 0.95
@@ -131,21 +132,8 @@ def train(
             data.append({"A": a_train[index_a], "B": b_train[index_b]})
         g_ab, g_ba = make_generator(), make_generator()
         d_a, d_b = patch_discriminator(ndf=8, n_layers=2), patch_discriminator(ndf=8, n_layers=2)
-        trainer = CycleGANTrainer(
-            device="cpu",
-            max_epochs=1,
-            train_data_loader=data,
-            g_ab=g_ab,
-            g_ba=g_ba,
-            d_a=d_a,
-            d_b=d_b,
-            g_optimizer=torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=lr, betas=(0.5, 0.999)),
-            d_optimizer=torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=lr, betas=(0.5, 0.999)),
-            lambda_identity=0.0,
-            pool_a=ImagePool(16, seed=seed + 1),
-            pool_b=ImagePool(16, seed=seed + 2),
-            **objectives,
-        )
+        pools = (ImagePool(16, seed=seed + 1), ImagePool(16, seed=seed + 2))
+        trainer = adam_trainer((g_ab, g_ba, d_a, d_b), data, lr, pools, **objectives)
         trainer.run()
     finally:
         set_determinism(None)

@@ -9,6 +9,7 @@ import torch
 from monai_cyclegan.engines import CycleGANKeys, CycleGANTrainer, ImagePool
 from monai_cyclegan.losses import MINDLoss
 from monai_cyclegan.networks import ResnetGenerator, patch_discriminator
+from tests.engines.trainers import adam_trainer
 
 SIZE = 32
 
@@ -24,21 +25,7 @@ def _trainer(iterations: int = 1, **objectives) -> CycleGANTrainer:
     g_ab, g_ba = ResnetGenerator(ngf=4, n_blocks=1), ResnetGenerator(ngf=4, n_blocks=1)
     d_a, d_b = patch_discriminator(ndf=4), patch_discriminator(ndf=4)
     data = [{"A": _images(2 * i), "B": -_images(2 * i + 1)} for i in range(iterations)]
-    return CycleGANTrainer(
-        device="cpu",
-        max_epochs=1,
-        train_data_loader=data,
-        g_ab=g_ab,
-        g_ba=g_ba,
-        d_a=d_a,
-        d_b=d_b,
-        g_optimizer=torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=2e-3, betas=(0.5, 0.999)),
-        d_optimizer=torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=2e-3, betas=(0.5, 0.999)),
-        lambda_identity=0.0,
-        pool_a=ImagePool(0),
-        pool_b=ImagePool(0),
-        **objectives,
-    )
+    return adam_trainer((g_ab, g_ba, d_a, d_b), data, 2e-3, (ImagePool(0), ImagePool(0)), **objectives)
 
 
 def _inverse(x: torch.Tensor) -> torch.Tensor:
