@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib
+import importlib.metadata
 import json
 import shutil
 import uuid
@@ -17,9 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import monai
+import numpy as np
 import torch
 from torch import nn
 
+import monai_cyclegan
 from monai_cyclegan.bundle import DIRECTIONS, bundle_dir
 from monai_cyclegan.files import write_json
 
@@ -27,10 +31,13 @@ __all__ = [
     "ARCHITECTURE_IDS",
     "RUN_BUNDLE_CONFIGS",
     "architecture_differences",
+    "EVAL_METRICS",
     "config_value",
+    "eval_metrics_of",
     "find_run_bundle",
     "is_run_bundle",
     "read_architecture",
+    "record_eval_metrics",
     "write_run_bundle",
 ]
 
@@ -39,6 +46,8 @@ __all__ = [
 ARCHITECTURE_IDS = ("generator_def", "image_size", "crop_size", "fov_mm", "ngf")
 # The package bundle's files copied into every run bundle (configs/metadata.json is written, not copied).
 RUN_BUNDLE_CONFIGS = ("train.json", "multi_gpu_train.json", "inference.json", "evaluate.json", "logging.conf")
+# The model's figures of an evaluation summary that go into the metadata's ``eval_metrics``, per direction.
+EVAL_METRICS = ("psnr", "ssim")
 
 
 def _public_target(obj: Any) -> str:
@@ -101,9 +110,34 @@ def _tensor_format(contrast: str, spatial_shape: list[int], modality: bool) -> d
     return tensor
 
 
+def _installed_version(package: str, default: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return default
+
+
+def _environment_versions(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata's software versions as those of the running environment: the versions the run was trained with.
+
+    ``required_packages_version`` keeps its packages (``monai-cyclegan`` among them), each at its installed version
+    (the listed one when it is not installed).
+    """
+    required = dict(metadata.get("required_packages_version", {}))
+    required = {name: _installed_version(name, version) for name, version in required.items()}
+    required["monai-cyclegan"] = monai_cyclegan.__version__
+    return {
+        "monai_version": monai.__version__,
+        "pytorch_version": torch.__version__.split("+")[0],  # as MONAI writes it: 2.13.0+cpu -> 2.13.0
+        "numpy_version": np.__version__,
+        "required_packages_version": required,
+    }
+
+
 def _metadata(source: Path, settings: Mapping[str, Any], eval_metrics: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The package bundle's metadata with this run's generator, input size and both networks' tensors."""
+    """The package bundle's metadata with this run's software versions, generator, input size and both networks."""
     metadata = json.loads((source / "configs" / "metadata.json").read_text())
+    metadata |= _environment_versions(metadata)
     shape = _spatial_shape(settings)
     generator = settings.get("generator_def", {}).get("_target_", "a generator").rsplit(".", 1)[-1]
     metadata["description"] = (
@@ -279,7 +313,8 @@ def write_run_bundle(
                 write_json(temporary / "configs" / name, _with_settings(json.loads(src.read_text()), values, ids), 4)
             else:
                 shutil.copyfile(src, temporary / "configs" / name)
-        write_json(temporary / "configs" / "metadata.json", _metadata(source, values, eval_metrics), 4)
+        metadata = _metadata(source, values, eval_metrics)
+        write_json(temporary / "configs" / "metadata.json", metadata, 4)
         for direction, network in generators.items():
             torch.save(_unwrap(network).state_dict(), temporary / "models" / DIRECTIONS[direction]["weights"])
         card = {"written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **(record or {})}
@@ -310,6 +345,60 @@ def find_run_bundle(checkpoint: str | Path) -> Path | None:
         if is_run_bundle(candidate) and (candidate == path or path.is_relative_to(candidate / "models")):
             return candidate
     return None
+
+
+def eval_metrics_of(summary: Mapping[str, Any]) -> dict[str, float | None]:
+    """The metadata's ``eval_metrics`` of an evaluation summary: the model's figures of each direction it scored.
+
+    Keys are ``<direction>_<metric>`` for the :data:`EVAL_METRICS` (``t1_to_t2_psnr``, ``t2_to_t1_ssim``...), flat
+    numbers as model-zoo bundles give them (``{"mean_dice": 0.96}``). A direction scored without the model (baselines
+    only) has none.
+
+    Args:
+        summary: what :func:`~monai_cyclegan.evaluation.evaluate_translation` returns (``summary.json``).
+    """
+    metrics: dict[str, float | None] = {}
+    for direction in DIRECTIONS:
+        model = summary["metrics"].get(direction, {}).get("model")
+        if model is not None:
+            metrics |= {f"{direction}_{name}": model[name] for name in EVAL_METRICS}
+    return metrics
+
+
+def record_eval_metrics(checkpoint: str | Path, summary: Mapping[str, Any]) -> Path | None:
+    """Write an evaluation's figures into the ``configs/metadata.json`` of the run bundle it evaluated, atomically.
+
+    ``eval_metrics`` becomes :func:`eval_metrics_of` of ``summary`` (the last evaluation replaces an earlier one), and
+    ``eval_data`` says what it was measured on (pairs, their kind and number, the intensity convention, when). Nothing
+    is written when ``checkpoint`` is not a run bundle's folder or its ``models/`` (a single weights file, a training
+    checkpoint), when it is the package's bundle (a template every run shares), or when the model was not scored.
+
+    Args:
+        checkpoint: what the evaluation loaded its generators from (``evaluate.json``'s ``checkpoint``).
+        summary: what :func:`~monai_cyclegan.evaluation.evaluate_translation` returns.
+
+    Returns:
+        The metadata file written, or None.
+    """
+    bundle = find_run_bundle(checkpoint)
+    if bundle is None or Path(checkpoint).resolve() not in (bundle.resolve(), (bundle / "models").resolve()):
+        return None
+    if bundle.resolve() == bundle_dir().resolve():
+        return None
+    metrics = eval_metrics_of(summary)
+    path = bundle / "configs" / "metadata.json"
+    if not metrics or not path.is_file():
+        return None
+    metadata = json.loads(path.read_text())
+    metadata["eval_metrics"] = metrics
+    metadata["eval_data"] = {
+        "pairs": summary.get("pairs"),
+        "kind": summary.get("kind"),
+        "num_pairs": summary.get("num_pairs"),
+        "intensity_convention": summary.get("intensity_convention"),
+        "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return write_json(path, metadata, 4)
 
 
 def read_architecture(bundle: str | Path, config: str = "inference.json") -> dict[str, Any]:

@@ -124,7 +124,17 @@ class TestRunBundle(unittest.TestCase):
                 ["evaluate", "--checkpoint", str(self.bundle), "--pairs", str(paired), "--output_dir", f"{tmp}/eval"]
             )
             self.assertEqual(code, 0, errors)
-            self.assertEqual(json.loads(Path(tmp, "eval", "summary.json").read_text())["num_pairs"], 2)
+            summary = json.loads(Path(tmp, "eval", "summary.json").read_text())
+            self.assertEqual(summary["num_pairs"], 2)
+            # the evaluation's figures are now in the bundle's metadata, as the model zoo keeps them
+            metadata = json.loads((self.bundle / "configs" / "metadata.json").read_text())
+            expected = {
+                f"{direction}_{name}": summary["metrics"][direction]["model"][name]
+                for direction in ("t1_to_t2", "t2_to_t1")
+                for name in ("psnr", "ssim")
+            }
+            self.assertEqual(metadata["eval_metrics"], expected)
+            self.assertEqual(metadata["eval_data"]["pairs"], str(paired))
 
             model = Path(tmp, "model.ts")
             code, errors = _quiet_main(["export", "--checkpoint", str(self.bundle), "--out", str(model)])
