@@ -31,7 +31,9 @@ __all__ = [
     "ARCHITECTURE_IDS",
     "RUN_BUNDLE_CONFIGS",
     "architecture_differences",
+    "CITATION",
     "EVAL_METRICS",
+    "MODEL_CARD_TAGS",
     "config_value",
     "eval_metrics_of",
     "find_run_bundle",
@@ -196,27 +198,80 @@ def _with_settings(config: dict[str, Any], settings: Mapping[str, Any], ids: tup
     return config
 
 
-def _model_card(settings: Mapping[str, Any], record: Mapping[str, Any]) -> str:
-    """The run bundle's ``docs/README.md``: what the model is for, its settings, how to run it, the data licence."""
+# The model-zoo template's tags of this model (model-zoo ``docs/readme_template.md``, "Tags").
+MODEL_CARD_TAGS = "Image-to-image translation, Synthesis, MR, Brain, T1w, T2w, CycleGAN, Unpaired, 2D slices"
+CITATION = """@inproceedings{zhu2017unpaired,
+  title={Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks},
+  author={Zhu, Jun-Yan and Park, Taesung and Isola, Phillip and Efros, Alexei A},
+  booktitle={IEEE International Conference on Computer Vision (ICCV)},
+  year={2017}
+}
+@article{cardoso2022monai,
+  title={MONAI: An open-source framework for deep learning in healthcare},
+  author={Cardoso, M. Jorge and Li, Wenqi and Brown, Richard and others},
+  journal={arXiv preprint arXiv:2211.02701},
+  year={2022}
+}"""
+
+
+def _training_data(settings: Mapping[str, Any]) -> str:
+    """Where the run's training images came from, in a sentence."""
+    if settings.get("dataset_dir"):
+        split = ""
+        if settings.get("split_file"):
+            split = f", the `{settings.get('split') or 'train'}` split of `{settings['split_file']}`"
+        return f"`{settings['dataset_dir']}`{split} (IXI layout, public slice set or `t1/` + `t2/` folders)."
+    return (
+        f"the embedded synthetic head phantom ({settings.get('phantom_subjects', 'the default number of')} subjects at "
+        f"grid scale {settings.get('phantom_scale', 1.0)}), generated from the MNI ICBM152 2009a template."
+    )
+
+
+def _model_card(settings: Mapping[str, Any], record: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:
+    """The run bundle's ``docs/README.md``, with the sections of the model-zoo template (``docs/readme_template.md``).
+
+    Authors, tags, model description, data and preprocessing, performance, usage, system configuration,
+    limitations (not for diagnostic use), citation, data licence and references, with this run's settings and facts.
+    """
     rows = "\n".join(f"| `{k}` | `{json.dumps(v)}` |" for k, v in settings.items())
     facts = "\n".join(f"- {k}: {v}" for k, v in record.items() if v is not None)
+    generator = settings.get("generator_def", {}).get("_target_", "the configured generator").rsplit(".", 1)[-1]
+    shape = _spatial_shape(settings)
+    versions = ", ".join(
+        [f"MONAI {metadata.get('monai_version')}", f"PyTorch {metadata.get('pytorch_version')}"]
+        + [f"{k} {v}" for k, v in metadata.get("required_packages_version", {}).items()]
+    )
     return f"""# CycleGAN T1w ↔ T2w: a trained run (model card)
 
-Unpaired translation between T1-weighted and T2-weighted brain MRI, written by a `monai_cyclegan` training run.
-`models/model.pt` translates T1w to T2w, `models/model_t2_to_t1.pt` T2w to T1w.
+### **Authors**
+{metadata.get("authors", "monai_cyclegan contributors")}
+
+### **Tags**
+{MODEL_CARD_TAGS}
 
 > **Not for diagnostic use.** Synthetic images can look plausible and still be wrong: they may miss or invent
 > anatomy and pathology. This bundle is a research tool. Never use its output for clinical decisions.
 
-## Intended use
+## **Model Description**
+Unpaired translation between T1-weighted and T2-weighted brain MRI, written by a `monai_cyclegan` training run: two
+{generator} generators trained as a CycleGAN (with two PatchGAN discriminators, not shipped) on axial slices of
+{shape[0]}×{shape[1]} pixels. `models/model.pt` translates T1w to T2w, `models/model_t2_to_t1.pt` T2w to T1w; inputs
+and outputs are single-channel slices in [-1, 1] (`configs/metadata.json`, `network_data_format`).
+
+## **Intended use**
 - Research on MRI contrast translation, data augmentation and harmonisation studies, teaching.
 - Input: a 3D brain MRI volume in NIfTI (one contrast), any orientation and spacing, or PNG/JPEG slices.
 - Output: the other contrast on the input's grid, values in [0, 1].
 
-Out of scope: diagnosis, treatment planning, quantitative relaxometry, non-brain anatomy, contrasts other than T1w/T2w,
-scanners and protocols far from the training data.
+## **Data**
+Trained on {_training_data(settings)}
 
-## This run
+#### **Preprocessing**
+Volumes are reoriented to RAS, resampled to `fov_mm / image_size` mm ({settings.get("fov_mm", 256.0)} mm over
+{settings.get("image_size", 256)} pixels) and scaled per volume so that air is -1 and the 99.5th percentile of the head
+is +1; axial slices are padded or cropped to the model's size. Inference applies the same steps and inverts them.
+
+## **This run**
 {facts}
 
 | setting | value |
@@ -226,18 +281,27 @@ scanners and protocols far from the training data.
 `configs/` hold these values: inference, evaluation and export rebuild this architecture from the folder, with no
 architecture flag.
 
-## Use
+## **Performance**
+`monai-cyclegan evaluate --checkpoint <this folder>` writes the model's PSNR and SSIM per direction into
+`configs/metadata.json` (`eval_metrics`, with what they were measured on in `eval_data`); `{{}}` there means this model
+has not been evaluated yet. Compare them with the two non-learned baselines of the evaluation report
+(`summary.json`): a model that does not beat them is not worth using.
+
+## **Additional Usage Steps**
 From this folder (or with `--bundle_root` naming it):
 ```bash
 python -m monai.bundle run --config_file configs/inference.json --bundle_root . \\
     --input_path scan_T1.nii.gz --output_dir out/
 python -m monai.bundle run --config_file configs/inference.json --bundle_root . \\
     --input_path t2/ --direction t2_to_t1 --output_dir out/
+python -m monai.bundle ckpt_export network_def --filepath model.ts --ckpt_file models/model.pt \\
+    --meta_file configs/metadata.json --config_file configs/inference.json --bundle_root .
 ```
 With the `monai-cyclegan` command, from anywhere:
 ```bash
 monai-cyclegan translate --checkpoint path/to/this/folder --input_path scan_T1.nii.gz --output_dir out/
 monai-cyclegan evaluate --checkpoint path/to/this/folder --pairs pairs.csv --output_dir eval/
+monai-cyclegan export --checkpoint path/to/this/folder --out model.ts
 ```
 From Python, the T1w→T2w generator with its trained weights:
 ```python
@@ -245,19 +309,39 @@ import monai.bundle
 generator = monai.bundle.load("<folder name>", bundle_dir="<its parent>", workflow_type="inference", device="cpu")
 ```
 
-## Data licence
+## **System Configuration**
+Python ≥ 3.10 with the `monai-cyclegan` package installed (it brings MONAI, PyTorch and the other requirements).
+Trained with {versions}{f", on {record['device']}" if record.get("device") else ""}.
+Inference runs on a CPU or one GPU, the generator in bf16 by default (`--fp32` for float32); the time per volume
+grows with its size and the generator's (the package's default U-Net 256 translates a 256×256×150 volume in about
+8 s on two CPU cores).
+
+## **Limitations**
+Out of scope: diagnosis, treatment planning, quantitative relaxometry, non-brain anatomy, contrasts other than
+T1w/T2w, scanners and protocols far from the training data, pathology the training data did not show. This research
+software has not been cleared or approved by any regulatory agency.
+
+## **Citation Info**
+```
+{CITATION}
+```
+Weights trained on IXI: cite the IXI data set as well (https://brain-development.org/ixi-dataset/), as its licence asks.
+
+## **Data licence**
 Weights trained on IXI (https://brain-development.org/ixi-dataset/) are a derivative of data distributed under
 CC BY-SA 3.0 (Creative Commons Attribution-ShareAlike 3.0 Unported): attribute IXI and share alike. Weights trained on
-the embedded phantom derive from the MNI ICBM152 2009a template (see the project's licence notes). The code is under
-the Apache License 2.0 (`LICENSE`).
+the embedded phantom derive from the MNI ICBM152 2009a template (`docs/data_license.txt`). The code is under the
+Apache License 2.0 (`LICENSE`).
 
-## Security
+## **Security**
 Configs evaluate Python expressions (`$...`) and import `_target_` classes: run only bundles from a trusted source.
 Weights load with `torch.load(weights_only=True)`.
 
-## References
-Zhu J-Y, Park T, Isola P, Efros AA. Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks.
-ICCV 2017.
+## **References**
+[1] Zhu J-Y, Park T, Isola P, Efros AA. Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial
+Networks. ICCV 2017.
+
+[2] MONAI Consortium. MONAI: Medical Open Network for AI. https://monai.io
 """
 
 
@@ -318,7 +402,7 @@ def write_run_bundle(
         for direction, network in generators.items():
             torch.save(_unwrap(network).state_dict(), temporary / "models" / DIRECTIONS[direction]["weights"])
         card = {"written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **(record or {})}
-        (temporary / "docs" / "README.md").write_text(_model_card(values, card))
+        (temporary / "docs" / "README.md").write_text(_model_card(values, card, metadata))
         for extra in ("LICENSE", "docs/data_license.txt"):
             if (source / extra).is_file():
                 shutil.copyfile(source / extra, temporary / extra)

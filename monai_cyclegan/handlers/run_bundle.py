@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from ignite.engine import Engine, Events
 from torch import nn
 
@@ -35,6 +37,7 @@ class RunBundleHandler:
         self.settings = dict(settings)
         self.generators = {"t1_to_t2": g_ab, "t2_to_t1": g_ba}
         self._commit: str | None = None
+        self._started = 0.0
 
     def attach(self, engine: Engine) -> None:
         """Note the commit at ``STARTED`` and write the bundle on ``COMPLETED``."""
@@ -43,8 +46,27 @@ class RunBundleHandler:
 
     def _start(self, engine: Engine) -> None:
         self._commit = source_commit()
+        self._started = time.perf_counter()
 
     def __call__(self, engine: Engine) -> None:
-        """Write the bundle."""
-        record = {"epochs": engine.state.epoch, "iterations": engine.state.iteration, "commit": self._commit}
+        """Write the bundle, with the epochs, iterations, training time, device and commit in its model card."""
+        record = {
+            "epochs": engine.state.epoch,
+            "iterations": engine.state.iteration,
+            "train_minutes": round((time.perf_counter() - self._started) / 60, 1),
+            "device": _device_name(getattr(engine.state, "device", None)),
+            "commit": self._commit,
+        }
         write_run_bundle(self.path, self.settings, self.generators, record=record)
+
+
+def _device_name(device: torch.device | str | None) -> str | None:
+    """The training device in words: ``cuda:0 (NVIDIA H200)``, ``cpu (2 threads)``; None when unknown."""
+    if device is None:
+        return None
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)

@@ -13,6 +13,7 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import monai
 import nibabel as nib
 import torch
 from monai.bundle import ConfigWorkflow, load
@@ -94,10 +95,24 @@ class TestRunBundle(unittest.TestCase):
         for text in (
             "Not for diagnostic use",
             "CC BY-SA 3.0",
-            "## Intended use",
+            "## **Intended use**",
+            "## **Data licence**",
             '"n_blocks": 1',
             "| `lr` | `0.0003` |",
             "--bundle_root .",
+            # the model-zoo template's sections (docs/readme_template.md)
+            "### **Authors**\nmonai_cyclegan contributors",
+            "### **Tags**",
+            "## **Model Description**",
+            "## **Data**",
+            "## **Performance**",
+            "## **System Configuration**",
+            f"MONAI {monai.__version__}",
+            "## **Limitations**",
+            "## **Citation Info**",
+            "@inproceedings{zhu2017unpaired",
+            "## **References**",
+            "ckpt_export network_def",
         ):
             self.assertIn(text, card)
 

@@ -20,6 +20,7 @@ class TestRunBundleHandler(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             g_ab, g_ba = _generator(), _generator()
             engine = Engine(lambda engine, batch: g_ab.weight.data.add_(1.0))  # "training" changes the weights
+            engine.state.device = torch.device("cpu")  # as MONAI's workflows have it
             RunBundleHandler(Path(tmp) / "bundle", {"image_size": 32, "lr": 0.1}, g_ab, g_ba).attach(engine)
             engine.run(range(2), max_epochs=3)
             folder = Path(tmp) / "bundle"
@@ -29,6 +30,8 @@ class TestRunBundleHandler(unittest.TestCase):
             card = (folder / "docs" / "README.md").read_text()
             self.assertIn("epochs: 3", card)
             self.assertIn("iterations: 6", card)
+            self.assertIn("train_minutes: 0.0", card)  # the System Configuration of the model-zoo template
+            self.assertIn(f"device: cpu ({torch.get_num_threads()} threads)", card)
 
     def test_not_written_when_training_raises(self):
         with tempfile.TemporaryDirectory() as tmp:
