@@ -156,6 +156,23 @@ class TestRunBundle(unittest.TestCase):
             self.assertEqual(code, 0, errors)
             self.assertTrue(model.is_file())
 
+    def test_monai_ckpt_export_from_the_bundle_folder_needs_no_architecture_flag(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = Path(tmp) / "model.ts"
+            cmd = [sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", str(exported)]
+            cmd += ["--ckpt_file", "models/model.pt", "--meta_file", "configs/metadata.json"]
+            cmd += ["--config_file", "configs/inference.json", "--bundle_root", "."]
+            result = subprocess.run(
+                cmd, cwd=self.bundle, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+            )
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            scripted = torch.jit.load(str(exported))
+        trained = ResnetGenerator(ngf=4, n_blocks=1)
+        trained.load_state_dict(self.trained["g_ab"])
+        x = torch.rand(2, 1, 32, 32) * 2 - 1
+        with torch.no_grad():
+            torch.testing.assert_close(scripted(x), trained.eval()(x), rtol=1e-5, atol=1e-5)
+
     def test_a_weights_file_with_other_settings_names_them(self):
         with tempfile.TemporaryDirectory() as tmp:
             args = ["translate", "--input_path", str(self.volume), "--output_dir", f"{tmp}/out"]
