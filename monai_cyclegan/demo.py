@@ -160,7 +160,8 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
     """Generate a phantom, train a small CycleGAN through the bundle, translate a held-out T1 volume, draw it.
 
     Writes under ``output_dir``: ``phantom/`` and ``holdout/`` (data), ``train/tensorboard`` (logs),
-    ``train/checkpoints`` (full state), ``models/model.pt`` (T1->T2 generator), ``translated/`` (synthetic T2
+    ``train/checkpoints`` (full state), ``train/bundle`` (the trained model as a bundle that ``monai-cyclegan translate
+    --checkpoint`` takes with no other setting), ``models/model.pt`` (T1->T2 generator), ``translated/`` (synthetic T2
     NIfTI), ``demo.png`` (input | synthetic | truth | error) and ``summary.json`` (timings, metrics of the model and of
     the inverted-histogram-match baseline, lesion contrasts).
 
@@ -226,6 +227,7 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
         "synthetic": str(synthetic),
         "picture": str(out / "demo.png"),
         "model": str(out / "models" / "model.pt"),
+        "bundle": str(out / "train" / "bundle"),
         "tensorboard": str(out / "train" / "tensorboard"),
         **report,
     }
