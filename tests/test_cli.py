@@ -141,6 +141,8 @@ class TestDataVerbs(unittest.TestCase):
             code = main([*argv, "--out", str(self.tmp / "ixi")])
         self.assertEqual(code, 0, err.getvalue())
         self.assertIn("2 T1 and 3 T2 volumes", out.getvalue())
+        self.assertRegex(err.getvalue(), r"IXI T2: IXI-T2\.tar: 100%")  # the progress bars
+        self.assertIn("IXI T1: IXI-T1.tar", err.getvalue())  # (damaged: the bar stops where reading did)
         self.assertRegex(out.getvalue(), r"skipped PH002-Phantom-0002-T1\.nii\.gz .*truncated")
         self.assertEqual(len(list_ixi_volumes(self.tmp / "ixi")["t1"]), 2)
         with contextlib.redirect_stdout(out):
@@ -150,12 +152,17 @@ class TestDataVerbs(unittest.TestCase):
 
     def test_pair_by_headers(self):
         write_phantom_dataset(self.tmp / "quarter", num_subjects=2, scale=0.25)  # the quality thresholds need <= 4 mm
-        out = io.StringIO()
+        out, err = io.StringIO(), io.StringIO()
         argv = ["pair", "--dataset_dir", str(self.tmp / "quarter"), "--out", str(self.tmp / "p"), "--method", "header"]
-        with contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always")
             code = main(argv)
         self.assertEqual(code, 0)
+        self.assertRegex(err.getvalue(), r"pairing 2 subjects: 100%.*2/2")  # the progress bar
         self.assertEqual([str(w.message) for w in caught if "poor" in str(w.message)], [])  # a poor pairing warns
         self.assertRegex(out.getvalue(), r"PH001: ok \(header\); Dice 0\.9\d\d -> 0\.9\d\d")
         self.assertIn("2 subjects paired", out.getvalue())

@@ -32,6 +32,8 @@ from pathlib import Path, PurePosixPath
 
 import nibabel as nib
 import numpy as np
+from tqdm import tqdm
+from tqdm.utils import CallbackIOWrapper
 
 from monai_cyclegan.data.inputs import NIFTI_SUFFIXES
 from monai_cyclegan.data.ixi import IXI_FOLDERS, parse_ixi_name
@@ -107,7 +109,9 @@ class _InvalidVolumeError(Exception):
     """A staged member that is not a usable 3D NIfTI volume; the message says why."""
 
 
-def prepare_ixi(t1: str | Path, t2: str | Path, out_dir: str | Path, symlink: bool = False) -> PreparedIXI:
+def prepare_ixi(
+    t1: str | Path, t2: str | Path, out_dir: str | Path, symlink: bool = False, progress: bool = True
+) -> PreparedIXI:
     """Check the IXI T1 and T2 volumes of two inputs and write them, with a manifest, in the IXI layout.
 
     Each input is a tarball (``.tar``, ``.tar.gz``, ``.tgz``; read in one streaming pass) or a folder searched
@@ -123,6 +127,7 @@ def prepare_ixi(t1: str | Path, t2: str | Path, out_dir: str | Path, symlink: bo
         out_dir: output folder, created if needed.
         symlink: for folder inputs, link each volume into ``out_dir`` instead of copying it (tarballs are always
             extracted).
+        progress: show a progress bar on stderr per input (bytes read of a tarball, files of a folder).
 
     Returns:
         The volumes in ``out_dir`` and the members skipped by this run.
@@ -144,9 +149,9 @@ def prepare_ixi(t1: str | Path, t2: str | Path, out_dir: str | Path, symlink: bo
         for contrast, source in inputs.items():
             kept_before = len(batch.volumes)
             if source.is_dir():
-                _prepare_folder(source, contrast, batch, symlink)
+                _prepare_folder(source, contrast, batch, symlink, progress)
             else:
-                _prepare_tar(source, contrast, batch)
+                _prepare_tar(source, contrast, batch, progress)
             if len(batch.volumes) == kept_before:
                 raise ValueError(_no_volume_message(source, contrast, batch.skipped))
         result = PreparedIXI(out_dir, _describe_output(out_dir, batch), batch.skipped)
@@ -175,16 +180,26 @@ def _check_input(source: Path, contrast: str, out_dir: Path) -> None:
             )
 
 
-def _prepare_tar(archive: Path, contrast: str, batch: _Batch) -> None:
+def _prepare_tar(archive: Path, contrast: str, batch: _Batch, progress: bool = True) -> None:
     """Stage and check every regular member of ``archive`` in one streaming pass.
 
     A damaged archive (e.g. a truncated download) keeps the members read before the damage; the member being read
-    is skipped and the rest of the archive is given up with a warning.
+    is skipped and the rest of the archive is given up with a warning. With ``progress``, a bar on stderr follows the
+    bytes read (about 4.5 GB for IXI-T1.tar).
     """
-    try:
-        tar = tarfile.open(archive, mode="r|*")  # streaming: one member at a time, transparent gzip
-    except tarfile.TarError as error:
-        raise ValueError(f"IXI {contrast} input {str(archive)!r} is not a readable tar archive: {error}") from error
+    size = archive.stat().st_size
+    bar = tqdm(total=size, desc=f"IXI {contrast}: {archive.name}", unit="B", unit_scale=True, disable=not progress)
+    with archive.open("rb") as raw, bar:
+        try:  # streaming: one member at a time, transparent gzip
+            tar = tarfile.open(fileobj=CallbackIOWrapper(bar.update, raw, "read"), mode="r|*")
+        except tarfile.TarError as error:
+            raise ValueError(f"IXI {contrast} input {str(archive)!r} is not a readable tar archive: {error}") from error
+        if _read_tar(tar, archive, contrast, batch):
+            bar.update(size - bar.n)  # the end-of-archive padding, which the stream does not read
+
+
+def _read_tar(tar: tarfile.TarFile, archive: Path, contrast: str, batch: _Batch) -> bool:
+    """Stage every member of an open streaming ``tar`` (see :func:`_prepare_tar`); False when it is damaged."""
     position = "(start of archive)"  # names the damaged spot in the skipped list
     with tar:
         try:
@@ -197,6 +212,8 @@ def _prepare_tar(archive: Path, contrast: str, batch: _Batch) -> None:
                 position = f"(after {member.name})"
         except _ARCHIVE_ERRORS as error:
             batch.skip(archive, position, f"the archive is damaged or truncated here, the rest is not read: {error}")
+            return False
+    return True
 
 
 def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Path) -> None:
@@ -205,10 +222,14 @@ def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: 
         shutil.copyfileobj(data, out, _COPY_CHUNK_BYTES)
 
 
-def _prepare_folder(folder: Path, contrast: str, batch: _Batch, symlink: bool) -> None:
-    """Stage (copy or link) and check every NIfTI file under ``folder``, leaving out the output layout."""
+def _prepare_folder(folder: Path, contrast: str, batch: _Batch, symlink: bool, progress: bool = True) -> None:
+    """Stage (copy or link) and check every NIfTI file under ``folder``, leaving out the output layout.
+
+    With ``progress``, a bar on stderr counts the files.
+    """
     write = _link_file if symlink else _copy_file
-    for path in _nifti_files(folder, batch.out_dir):
+    files = _nifti_files(folder, batch.out_dir)
+    for path in tqdm(files, desc=f"IXI {contrast}: {folder.name}", unit="file", disable=not progress):
         batch.admit(folder, path.relative_to(folder).as_posix(), contrast, partial(write, path))
 
 

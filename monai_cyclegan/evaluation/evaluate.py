@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from monai.inferers import Inferer
 from torch import nn
+from tqdm import tqdm
 
 from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
 from monai_cyclegan.evaluation.cases import EvaluationCase, load_case
@@ -116,6 +117,7 @@ def evaluate_translation(
     figure_rows: int = 4,
     provenance: Mapping[str, Any] | None = None,
     reference_pairs: EvaluationPairs | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Score the model's translations and both baselines on every pair, for both directions, and write the report.
 
@@ -145,6 +147,7 @@ def evaluate_translation(
         figure_rows: pairs shown in each figure.
         provenance: extra facts for ``summary.json`` (checkpoint, training time, commit...).
         reference_pairs: pairs whose ground truths the intensity mapping matches to, instead of the other pairs.
+        progress: show a progress bar on stderr: each pair loaded, then scored in each direction.
 
     Returns:
         The summary written to ``summary.json``.
@@ -165,10 +168,20 @@ def evaluate_translation(
     for network in generators.values():
         network.eval()
     started = time.perf_counter()
-    cases = [load_case(pairs.kind, row, image_size, fov_mm) for row in pairs.rows]
-    references = None
-    if reference_pairs is not None:
-        references = [load_case(reference_pairs.kind, row, image_size, fov_mm) for row in reference_pairs.rows]
+    steps = len(pairs.rows) * (1 + len(DIRECTION_CONTRASTS)) + (
+        len(reference_pairs.rows) if reference_pairs is not None else 0
+    )
+    bar = tqdm(total=steps, desc=f"evaluating {len(pairs.rows)} pairs", unit="step", disable=not progress)
+
+    def load_all(which: EvaluationPairs) -> list[EvaluationCase]:
+        loaded = []
+        for row in which.rows:
+            loaded.append(load_case(which.kind, row, image_size, fov_mm))
+            bar.update()
+        return loaded
+
+    cases = load_all(pairs)
+    references = load_all(reference_pairs) if reference_pairs is not None else None
     records: list[dict[str, Any]] = []
     slice_records: list[dict[str, Any]] = []
     shown = _figure_indices(len(cases), figure_rows)
@@ -201,7 +214,9 @@ def evaluate_translation(
                 error = ((synthetic - truth).abs() * ERROR_GAIN).clamp(0, 1)
                 level = _figure_level(case)
                 rows.append([figure_image(x, pairs.kind, level) for x in (image, synthetic, truth, error)])
+            bar.update()
         panels[direction] = (rows, f"{source.upper()}, {'model' if direction in generators else 'intensity mapping'}")
+    bar.close()
     # Everything is written only once every pair has been scored, so a failure leaves no partial report.
     output_dir = Path(output_dir)
     figures = {d: str(write_figure(output_dir / f"{d}.png", rows, title)) for d, (rows, title) in panels.items()}

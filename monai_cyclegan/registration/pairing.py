@@ -20,6 +20,7 @@ from typing import Any
 import itk
 import nibabel as nib
 import numpy as np
+from tqdm import tqdm
 
 from monai_cyclegan.data.ixi import list_ixi_volumes
 from monai_cyclegan.files import save_volume, write_atomically, write_json
@@ -255,7 +256,7 @@ def _write_reports(rows: list[dict[str, Any]], out_dir: Path) -> None:
 
 
 def pair_dataset(
-    dataset_dir: str | Path, out_dir: str | Path, method: str = "auto", **pair_options: Any
+    dataset_dir: str | Path, out_dir: str | Path, method: str = "auto", progress: bool = True, **pair_options: Any
 ) -> list[PairingResult]:
     """Pair every subject of an IXI-layout directory that has both a T1 and a T2 (see :func:`pair_volumes`).
 
@@ -268,6 +269,7 @@ def pair_dataset(
         dataset_dir: directory with ``IXI-T1/`` and ``IXI-T2/``.
         out_dir: output directory.
         method: ``"auto"``, ``"header"`` or ``"rigid"``.
+        progress: show a progress bar of the subjects on stderr (an IXI subject takes about 15 s).
         **pair_options: further keyword arguments of :func:`pair_volumes` (e.g. ``registration_options``).
 
     Returns:
@@ -286,7 +288,8 @@ def pair_dataset(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    for subject, (t1_path, t2_path) in pairs.items():
+    bar = tqdm(pairs.items(), desc=f"pairing {len(pairs)} subjects", unit="subject", disable=not progress)
+    for subject, (t1_path, t2_path) in bar:
         result = pair_volumes(
             t1_path,
             t2_path,

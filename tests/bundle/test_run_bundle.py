@@ -139,6 +139,7 @@ class TestRunBundle(unittest.TestCase):
                 ["evaluate", "--checkpoint", str(self.bundle), "--pairs", str(paired), "--output_dir", f"{tmp}/eval"]
             )
             self.assertEqual(code, 0, errors)
+            self.assertRegex(errors, r"evaluating 2 pairs: 100%.*6/6")  # the progress bar: load, then both directions
             summary = json.loads(Path(tmp, "eval", "summary.json").read_text())
             self.assertEqual(summary["num_pairs"], 2)
             # the evaluation's figures are now in the bundle's metadata, as the model zoo keeps them

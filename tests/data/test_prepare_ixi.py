@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -136,6 +137,16 @@ class TestPrepareIxiInputs(PrepareIxiTestCase):
         copied = self.out / "IXI-T1" / T1_NAMES[0]
         self.assertFalse(copied.is_symlink())
         self.assertEqual(copied.read_bytes(), (t1 / "nested" / T1_NAMES[0]).read_bytes())
+
+    def test_progress_bars_on_stderr_for_a_tarball_and_a_folder_unless_off(self):
+        t1, _ = self.phantom_tars()
+        with contextlib.redirect_stderr(io.StringIO()) as bars:
+            _run(t1, self.phantom / "IXI-T2", self.out)
+        self.assertRegex(bars.getvalue(), r"IXI T1: IXI-T1\.tar: 100%\|.*\| (\d+k)/\1 ")  # bytes, to the end
+        self.assertRegex(bars.getvalue(), r"IXI T2: IXI-T2: 100%.*2/2")  # every file of the folder
+        with contextlib.redirect_stderr(io.StringIO()) as bars:
+            prepare_ixi(t1, self.phantom / "IXI-T2", self.tmp / "quiet", progress=False)
+        self.assertEqual(bars.getvalue(), "")
 
     def test_folder_input_symlinked(self):
         result, _ = _run(self.phantom / "IXI-T1", self.phantom / "IXI-T2", self.out, symlink=True)
