@@ -229,8 +229,9 @@ def _prepare_folder(folder: Path, contrast: str, batch: _Batch, symlink: bool, p
     """
     write = _link_file if symlink else _copy_file
     files = _nifti_files(folder, batch.out_dir)
-    for path in tqdm(files, desc=f"IXI {contrast}: {folder.name}", unit="file", disable=not progress):
-        batch.admit(folder, path.relative_to(folder).as_posix(), contrast, partial(write, path))
+    with tqdm(files, desc=f"IXI {contrast}: {folder.name}", unit="file", disable=not progress) as bar:
+        for path in bar:
+            batch.admit(folder, path.relative_to(folder).as_posix(), contrast, partial(write, path))
 
 
 def _nifti_files(folder: Path, out_dir: Path) -> list[Path]:

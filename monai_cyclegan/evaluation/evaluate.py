@@ -171,52 +171,52 @@ def evaluate_translation(
     steps = len(pairs.rows) * (1 + len(DIRECTION_CONTRASTS)) + (
         len(reference_pairs.rows) if reference_pairs is not None else 0
     )
-    bar = tqdm(total=steps, desc=f"evaluating {len(pairs.rows)} pairs", unit="step", disable=not progress)
+    with tqdm(total=steps, desc=f"evaluating {len(pairs.rows)} pairs", unit="step", disable=not progress) as bar:
 
-    def load_all(which: EvaluationPairs) -> list[EvaluationCase]:
-        loaded = []
-        for row in which.rows:
-            loaded.append(load_case(which.kind, row, image_size, fov_mm))
-            bar.update()
-        return loaded
+        def load_all(which: EvaluationPairs) -> list[EvaluationCase]:
+            loaded = []
+            for row in which.rows:
+                loaded.append(load_case(which.kind, row, image_size, fov_mm))
+                bar.update()
+            return loaded
 
-    cases = load_all(pairs)
-    references = load_all(reference_pairs) if reference_pairs is not None else None
-    records: list[dict[str, Any]] = []
-    slice_records: list[dict[str, Any]] = []
-    shown = _figure_indices(len(cases), figure_rows)
-    panels: dict[str, tuple[list, str]] = {}
-    for direction, (source, target) in DIRECTION_CONTRASTS.items():
-        rows = []
-        for index, case in enumerate(cases):
-            image, truth = case.images[source], case.images[target]
-            outputs = {}
-            if direction in generators:
-                outputs["model"] = _translate(case, source, generators[direction], inferer, device)
-            outputs["identity"] = identity_baseline(image)
-            others = references if references is not None else [c for c in cases if c is not case]
-            outputs["intensity_mapping"] = _intensity_mapping(case, source, target, others)
-            for method, synthetic in outputs.items():
-                names = {"direction": direction, "method": method, "subject": case.subject, "image": case.name}
-                record: dict[str, Any] = dict(names)
-                masked = similarity_metrics(synthetic, truth, mask=case.mask)
-                whole = masked if case.kind == "volume" else similarity_metrics(synthetic, truth)
-                record.update(whole)
-                record.update({f"masked_{k}": v for k, v in masked.items()})
-                record.update(failure_mode_checks(image, synthetic, truth, case.mask))
-                if case.lesions is not None:
-                    record.update(_lesion_record(case, target, synthetic))
-                records.append(record)
-                if case.kind == "volume":
-                    slice_records += [{**names, **row} for row in slice_metrics(synthetic, truth, case.mask)]
-            if index in shown:
-                synthetic = outputs.get("model", outputs["intensity_mapping"])
-                error = ((synthetic - truth).abs() * ERROR_GAIN).clamp(0, 1)
-                level = _figure_level(case)
-                rows.append([figure_image(x, pairs.kind, level) for x in (image, synthetic, truth, error)])
-            bar.update()
-        panels[direction] = (rows, f"{source.upper()}, {'model' if direction in generators else 'intensity mapping'}")
-    bar.close()
+        cases = load_all(pairs)
+        references = load_all(reference_pairs) if reference_pairs is not None else None
+        records: list[dict[str, Any]] = []
+        slice_records: list[dict[str, Any]] = []
+        shown = _figure_indices(len(cases), figure_rows)
+        panels: dict[str, tuple[list, str]] = {}
+        for direction, (source, target) in DIRECTION_CONTRASTS.items():
+            rows = []
+            for index, case in enumerate(cases):
+                image, truth = case.images[source], case.images[target]
+                outputs = {}
+                if direction in generators:
+                    outputs["model"] = _translate(case, source, generators[direction], inferer, device)
+                outputs["identity"] = identity_baseline(image)
+                others = references if references is not None else [c for c in cases if c is not case]
+                outputs["intensity_mapping"] = _intensity_mapping(case, source, target, others)
+                for method, synthetic in outputs.items():
+                    names = {"direction": direction, "method": method, "subject": case.subject, "image": case.name}
+                    record: dict[str, Any] = dict(names)
+                    masked = similarity_metrics(synthetic, truth, mask=case.mask)
+                    whole = masked if case.kind == "volume" else similarity_metrics(synthetic, truth)
+                    record.update(whole)
+                    record.update({f"masked_{k}": v for k, v in masked.items()})
+                    record.update(failure_mode_checks(image, synthetic, truth, case.mask))
+                    if case.lesions is not None:
+                        record.update(_lesion_record(case, target, synthetic))
+                    records.append(record)
+                    if case.kind == "volume":
+                        slice_records += [{**names, **row} for row in slice_metrics(synthetic, truth, case.mask)]
+                if index in shown:
+                    synthetic = outputs.get("model", outputs["intensity_mapping"])
+                    error = ((synthetic - truth).abs() * ERROR_GAIN).clamp(0, 1)
+                    level = _figure_level(case)
+                    rows.append([figure_image(x, pairs.kind, level) for x in (image, synthetic, truth, error)])
+                bar.update()
+            shown_method = "model" if direction in generators else "intensity mapping"
+            panels[direction] = (rows, f"{source.upper()}, {shown_method}")
     # Everything is written only once every pair has been scored, so a failure leaves no partial report.
     output_dir = Path(output_dir)
     figures = {d: str(write_figure(output_dir / f"{d}.png", rows, title)) for d, (rows, title) in panels.items()}

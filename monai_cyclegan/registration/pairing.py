@@ -288,24 +288,24 @@ def pair_dataset(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    bar = tqdm(pairs.items(), desc=f"pairing {len(pairs)} subjects", unit="subject", disable=not progress)
-    for subject, (t1_path, t2_path) in bar:
-        result = pair_volumes(
-            t1_path,
-            t2_path,
-            out_dir / f"{subject}-T2.nii.gz",
-            method,
-            mask_path=out_dir / f"{subject}-mask.nii.gz",
-            subject=subject,
-            **pair_options,
-        )
-        _copy_as_nifti_gz(t1_path, out_dir / f"{subject}-T1.nii.gz")
-        if result.status == "poor":
-            warnings.warn(
-                f"pairing of subject {subject} is poor (method {result.method}): Dice {result.dice_after:.3f} "
-                f"(minimum {MIN_DICE}), NMI {result.nmi_after:.3f} (minimum {MIN_NMI}); check {result.output}",
-                stacklevel=2,
+    with tqdm(pairs.items(), desc=f"pairing {len(pairs)} subjects", unit="subject", disable=not progress) as bar:
+        for subject, (t1_path, t2_path) in bar:
+            result = pair_volumes(
+                t1_path,
+                t2_path,
+                out_dir / f"{subject}-T2.nii.gz",
+                method,
+                mask_path=out_dir / f"{subject}-mask.nii.gz",
+                subject=subject,
+                **pair_options,
             )
-        results.append(result)
+            _copy_as_nifti_gz(t1_path, out_dir / f"{subject}-T1.nii.gz")
+            if result.status == "poor":
+                warnings.warn(
+                    f"pairing of subject {subject} is poor (method {result.method}): Dice {result.dice_after:.3f} "
+                    f"(minimum {MIN_DICE}), NMI {result.nmi_after:.3f} (minimum {MIN_NMI}); check {result.output}",
+                    stacklevel=2,
+                )
+            results.append(result)
     _write_reports([result.as_row() for result in results], out_dir)
     return results
