@@ -19,7 +19,14 @@ from monai.utils import convert_to_dst_type
 
 from monai_cyclegan.checks import check_positive_int
 
-__all__ = ["BACKGROUND", "FOREGROUND_THRESHOLD", "ForegroundSliceInferer", "head_extent", "head_window"]
+__all__ = [
+    "BACKGROUND",
+    "FOREGROUND_THRESHOLD",
+    "FlipShiftEnsembleInferer",
+    "ForegroundSliceInferer",
+    "head_extent",
+    "head_window",
+]
 
 # The model's intensity of air: inputs are scaled to [-1, 1] with air at -1 (RobustScaleIntensityd) and the generator
 # ends in Tanh, so its air is -1 too.
@@ -215,3 +222,57 @@ class ForegroundSliceInferer(Inferer):
         if output is None:  # no slice of any volume holds foreground
             output = torch.full_like(data, self.background)
         return convert_to_dst_type(output, inputs)[0]
+
+
+class FlipShiftEnsembleInferer(Inferer):
+    """Runs another inferer with each network call averaged over left-right flips and small in-plane shifts.
+
+    Test-time augmentation for a 2D generator: every batch of slices the inner inferer sends to the network goes
+    through it once per (flip, shift) view, each output is mapped back (un-shifted, un-flipped) and the views are
+    averaged. The flip is the left-right flip of training (axis 0 of a slice, ``RandFlipd(spatial_axis=0)``), so the
+    network has seen both orientations; the shifts move the slice against the stride-2 grid of the generator, so the
+    fine periodic texture that transposed convolutions leave averages out while the anatomy stays put. Shifts roll the
+    slice circularly, which moves only background across the border of a padded slice or a head crop with a margin.
+    MONAI's ``TestTimeAugmentation`` draws random transforms per dataset item and inverts them with their metadata;
+    this is the deterministic, network-level version that any inferer (slices, volumes, windows) can use.
+
+    Args:
+        inferer: the inferer to run, e.g. a ``SliceInferer``.
+        flip: whether the left-right flipped view is added to every shift.
+        shifts: in-plane shifts ``(rows, columns)`` in pixels; ``(0, 0)`` is the plain view.
+
+    Raises:
+        ValueError: when ``shifts`` is empty or a shift is not a pair of integers.
+    """
+
+    def __init__(self, inferer: Inferer, flip: bool = True, shifts: Sequence[Sequence[int]] = ((0, 0), (2, 2))) -> None:
+        super().__init__()
+        shifts = [tuple(shift) for shift in shifts]
+        if not shifts or any(
+            len(s) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in s) for s in shifts
+        ):
+            raise ValueError(f"shifts must be a non-empty list of (rows, columns) integer pairs, got {shifts!r}.")
+        self.inferer = inferer
+        self.flips = (False, True) if flip else (False,)
+        self.shifts = shifts
+
+    @property
+    def views(self) -> int:
+        """How many network calls each batch of slices costs."""
+        return len(self.flips) * len(self.shifts)
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
+        """``inferer(inputs, network, ...)`` with every network call replaced by the average over the views."""
+
+        def ensemble(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
+            total: torch.Tensor | None = None
+            for flip in self.flips:
+                view = x.flip(-2) if flip else x
+                for rows, columns in self.shifts:
+                    output = network(torch.roll(view, (rows, columns), dims=(-2, -1)), *net_args, **net_kwargs)
+                    output = torch.roll(output, (-rows, -columns), dims=(-2, -1))
+                    output = output.flip(-2) if flip else output
+                    total = output if total is None else total + output
+            return total / self.views
+
+        return self.inferer(inputs, ensemble, *args, **kwargs)

@@ -3,11 +3,17 @@ from __future__ import annotations
 import unittest
 
 import torch
-from monai.inferers import SliceInferer
+from monai.inferers import SimpleInferer, SliceInferer
 from parameterized import parameterized
 
 from monai_cyclegan.bundle import AutocastInferer, crop_multiple, translation_inferer
-from monai_cyclegan.inferers import BACKGROUND, ForegroundSliceInferer, head_extent, head_window
+from monai_cyclegan.inferers import (
+    BACKGROUND,
+    FlipShiftEnsembleInferer,
+    ForegroundSliceInferer,
+    head_extent,
+    head_window,
+)
 from monai_cyclegan.networks import ResnetGenerator, UNetGenerator
 
 
@@ -139,6 +145,51 @@ class TestForegroundSliceInferer(unittest.TestCase):
             ForegroundSliceInferer((8, 8))(torch.zeros(1, 1, 8, 8), torch.nn.Identity())
 
 
+def _periodic_artefact(x: torch.Tensor) -> torch.Tensor:
+    """A 'generator' that is exact except for a texture of period 4 along rows fixed to the pixel grid, as transposed
+    convolutions of stride 2 leave: +0.1 on rows 0-1, -0.1 on rows 2-3, and so on."""
+    rows = torch.arange(x.shape[-2])
+    texture = torch.where((rows // 2) % 2 == 0, 0.1, -0.1)[:, None]
+    return x + texture
+
+
+class TestFlipShiftEnsembleInferer(unittest.TestCase):
+    def test_the_grid_texture_averages_out_and_the_anatomy_stays_in_place(self):
+        image = torch.rand(2, 1, 16, 12, generator=torch.Generator().manual_seed(0))
+        plain = _periodic_artefact(image)
+        self.assertGreater(float((plain - image).abs().max()), 0.09)
+        ensemble = FlipShiftEnsembleInferer(SimpleInferer())(image, _periodic_artefact)
+        # each view is shifted and flipped back before averaging: a wrong sign would move the image itself
+        torch.testing.assert_close(ensemble, image)
+
+    def test_an_equivariant_network_is_unchanged_and_costs_one_call_per_view(self):
+        torch.manual_seed(0)
+        network = _Counting(torch.nn.Conv2d(1, 1, 1))
+        image = torch.rand(3, 1, 8, 8)
+        with torch.no_grad():
+            plain = network(image)
+            ensemble = FlipShiftEnsembleInferer(SimpleInferer(), shifts=[(0, 0), (1, 3), (2, 2)])(image, network)
+        torch.testing.assert_close(ensemble, plain)
+        self.assertEqual(len(network.shapes), 1 + 6)
+
+    def test_one_view_is_the_inner_inferer(self):
+        image = torch.rand(1, 1, 8, 8)
+        single = FlipShiftEnsembleInferer(SimpleInferer(), flip=False, shifts=[(0, 0)])
+        self.assertEqual(single.views, 1)
+        torch.testing.assert_close(single(image, _periodic_artefact), _periodic_artefact(image))
+
+    def test_through_a_volume_inferer(self):
+        volume = _head((16, 16, 6), (slice(3, 13), slice(4, 12), slice(1, 5)))
+        inferer = translation_inferer("volume", 16, 4, tta=True)
+        self.assertIsInstance(inferer, FlipShiftEnsembleInferer)
+        torch.testing.assert_close(inferer(volume, _periodic_artefact), volume)
+
+    @parameterized.expand([("empty", []), ("not_pairs", [(1, 2, 3)]), ("not_integers", [(0.5, 1)])])
+    def test_shifts_are_checked(self, _, shifts):
+        with self.assertRaisesRegex(ValueError, "shifts must be"):
+            FlipShiftEnsembleInferer(SimpleInferer(), shifts=shifts)
+
+
 class TestTranslationInferer(unittest.TestCase):
     def test_foreground_only_picks_crop_or_whole_slices_by_generator(self):
         self.assertIsNone(crop_multiple(UNetGenerator(image_size=16, ngf=2)))
@@ -158,6 +209,8 @@ class TestTranslationInferer(unittest.TestCase):
         """`python -m monai.bundle run ... --amp false` passes the string "false", which must not switch bf16 on."""
         self.assertIsInstance(translation_inferer("volume", 32, 4, amp="false", foreground_only="False"), SliceInferer)
         self.assertIsInstance(translation_inferer("volume", 32, 4, amp="true"), AutocastInferer)
+        self.assertIsInstance(translation_inferer("slice", 32, 4, tta="false"), SimpleInferer)
+        self.assertIsInstance(translation_inferer("slice", 32, 4, tta="true"), FlipShiftEnsembleInferer)
         self.assertIsNone(crop_multiple(ResnetGenerator, "false"))
         with self.assertRaisesRegex(ValueError, "amp must be true or false, got 'no'"):
             translation_inferer("volume", 32, 4, amp="no")
