@@ -50,6 +50,15 @@ def _bundle_config(name: str, args: argparse.Namespace) -> tuple[str, dict[str, 
     return str(bundle_dir() / "configs" / name), {}
 
 
+def _add_tta_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        default=None,
+        help="average the generator over a left-right flip and 2-pixel shifts (4 network calls per slice)",
+    )
+
+
 def _add_config_option(parser: argparse.ArgumentParser, after: str, example: str = "") -> None:
     parser.add_argument(
         "--config", action="append", default=[], help=f"a JSON config merged after {after}{example} (repeatable)"
@@ -313,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--sw_batch_size", type=int, default=None, help="slices per generator batch (default: 8)")
     translate.add_argument("--fp32", action="store_true", help="run the generator in float32 instead of bf16")
+    _add_tta_option(translate)
     translate.add_argument(
         "--skip_existing",
         action="store_true",
@@ -432,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--image_size", type=int, default=None, help="generator input size it was trained with")
     evaluate.add_argument("--ngf", type=int, default=None, help="generator width it was trained with")
     evaluate.add_argument("--crop_size", type=int, default=None, help="training crop size, if it trained on crops")
+    _add_tta_option(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
     combine = verbs.add_parser(

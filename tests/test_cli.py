@@ -86,6 +86,13 @@ class TestPhantomAndTrain(unittest.TestCase):
             with contextlib.redirect_stdout(io.StringIO()) as printed, contextlib.redirect_stderr(io.StringIO()):
                 self.assertEqual(main([*argv, "--skip_existing"]), 0)
             self.assertIn(f"0 file(s) translated t2_to_t1 into {out / 'synT1'}, 2 skipped", printed.getvalue())
+            tta = [*argv[:4], str(out / "synT1_tta"), *argv[5:], "--tta"]  # averaged views: another output
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(main(tta), 0)
+            name = next((data / "IXI-T2").glob("*.nii.gz")).name.replace(".nii.gz", "_synT1.nii.gz")
+            plain, averaged = (nib.load(out / d / name).get_fdata() for d in ("synT1", "synT1_tta"))
+            self.assertEqual(plain.shape, averaged.shape)
+            self.assertGreater(np.abs(plain - averaged).max(), 1e-3)
             bad = Path(tmp) / "bad"
             bad.mkdir()
             (bad / "notes.nii.gz").write_text("not a volume")
