@@ -13,11 +13,11 @@ from monai.inferers import Inferer, SimpleInferer, SliceInferer, SlidingWindowIn
 from torch import nn
 
 from monai_cyclegan.checks import as_bool
-from monai_cyclegan.inferers import FlipShiftEnsembleInferer, ForegroundSliceInferer
+from monai_cyclegan.directions import T1_TO_T2, T2_TO_T1
+from monai_cyclegan.inferers import AutocastInferer, FlipShiftEnsembleInferer, ForegroundSliceInferer
 
 __all__ = [
     "AMP_DTYPES",
-    "AutocastInferer",
     "BUNDLE_NAME",
     "DIRECTIONS",
     "autocast_kwargs",
@@ -35,13 +35,13 @@ BUNDLE_NAME = "ixi_t1t2_cyclegan"
 # Per direction: the network key in a full-state checkpoint, the deployed weights file, the output name postfix, the
 # NIfTI header description of the outputs.
 DIRECTIONS: dict[str, dict[str, str]] = {
-    "t1_to_t2": {
+    T1_TO_T2: {
         "network": "g_ab",
         "weights": "model.pt",
         "postfix": "synT2",
         "description": "synthetic T2w from T1w (monai_cyclegan), not for diagnostic use",
     },
-    "t2_to_t1": {
+    T2_TO_T1: {
         "network": "g_ba",
         "weights": "model_t2_to_t1.pt",
         "postfix": "synT1",
@@ -177,7 +177,7 @@ def load_generator(
     """
     from ignite.handlers import Checkpoint  # deferred, with the handlers package, until weights are loaded
 
-    from monai_cyclegan.handlers.checkpoints import load_checkpoint
+    from monai_cyclegan.files import load_checkpoint
     from monai_cyclegan.run_bundle import is_run_bundle
 
     settings = direction_settings(direction)
@@ -248,35 +248,6 @@ def crop_multiple(generator: nn.Module | Callable[..., nn.Module], enabled: bool
     target = getattr(generator, "func", generator)
     cls = target if isinstance(target, type) else type(target)
     return 4 if issubclass(cls, ResnetGenerator) else None
-
-
-class AutocastInferer(Inferer):
-    """Runs another inferer with the network under ``torch.autocast`` (bf16 by default), each output cast to float32.
-
-    MONAI's ``SupervisedEvaluator`` autocasts on CUDA only, so reduced precision on the CPU has to come from the
-    inferer. The network's outputs are cast back to float32 window by window, so that sliding-window blending and
-    everything after it run in float32 (autocast changes only matrix products and convolutions). One autocast region
-    spans the whole volume, so the weights are cast to bf16 once per volume rather than once per batch of slices: for
-    the 54 M weights of the default U-Net that made a batch of 8 slices about 20% faster on two CPU cores.
-
-    Args:
-        inferer: the inferer to run, e.g. a ``SliceInferer``.
-        dtype: the autocast precision.
-    """
-
-    def __init__(self, inferer: Inferer, dtype: torch.dtype = torch.bfloat16) -> None:
-        super().__init__()
-        self.inferer = inferer
-        self.dtype = dtype
-
-    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        """``inferer(inputs, network, ...)`` with every network call autocast."""
-
-        def float_network(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
-            return network(x, *net_args, **net_kwargs).float()
-
-        with torch.autocast(inputs.device.type, dtype=self.dtype):
-            return self.inferer(inputs, float_network, *args, **kwargs)
 
 
 def translation_inferer(

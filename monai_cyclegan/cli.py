@@ -8,11 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from monai_cyclegan.directions import DIRECTION_NAMES, T1_TO_T2
 from monai_cyclegan.errors import root_cause
 
 __all__ = ["main"]
 
-_DIRECTIONS = ("t1_to_t2", "t2_to_t1")  # monai_cyclegan.bundle.DIRECTIONS, not imported: it keeps `--help` fast
 # argparse attributes that are not config IDs
 _NOT_CONFIG_IDS = ("verb", "func", "config")
 
@@ -216,7 +216,7 @@ def _combine(args: argparse.Namespace) -> int:
     from monai_cyclegan.evaluation.aggregate import combine_result_files
 
     record = combine_result_files(args.results, args.out, args.seeds)
-    for direction in ("t1_to_t2", "t2_to_t1"):
+    for direction in DIRECTION_NAMES:
         m = record[direction]
         print(
             f"{direction}: PSNR {m['psnr']:.2f} ± {m['psnr_spread']:.2f} dB, SSIM {m['ssim']:.3f} ± "
@@ -313,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--input_path", required=True, help="a NIfTI or PNG/JPEG file, or a folder of one kind")
     translate.add_argument("--output_dir", required=True, help="where the translated files go")
-    translate.add_argument("--direction", choices=_DIRECTIONS, default=None, help="translation direction (t1_to_t2)")
+    translate.add_argument(
+        "--direction", choices=DIRECTION_NAMES, default=None, help="translation direction (t1_to_t2)"
+    )
     translate.add_argument(
         "--checkpoint",
         default=None,
@@ -341,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, help="the file to write, e.g. model.ts or model.onnx")
     export.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript", help="(torchscript)")
-    export.add_argument("--direction", choices=_DIRECTIONS, default="t1_to_t2", help="(t1_to_t2)")
+    export.add_argument("--direction", choices=DIRECTION_NAMES, default=T1_TO_T2, help=f"({T1_TO_T2})")
     export.add_argument(
         "--checkpoint",
         default=None,

@@ -6,7 +6,6 @@ from monai_cyclegan.evaluation.aggregate import combine_result_files, combine_re
 from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
 from monai_cyclegan.evaluation.cases import EvaluationCase, head_mask, load_case
 from monai_cyclegan.evaluation.evaluate import (
-    DIRECTION_CONTRASTS,
     direction_output,
     evaluate_translation,
     evaluation_provenance,
@@ -19,7 +18,6 @@ from monai_cyclegan.evaluation.training_curves import LOSS_FIGURES, read_scalars
 
 __all__ = [
     "BASELINES",
-    "DIRECTION_CONTRASTS",
     "LOSS_FIGURES",
     "EvaluationCase",
     "EvaluationPairs",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from monai_cyclegan.evaluation.evaluate import DIRECTION_CONTRASTS
+from monai_cyclegan.directions import DIRECTION_CONTRASTS
 from monai_cyclegan.files import write_json
 
 __all__ = ["combine_results", "combine_result_files"]

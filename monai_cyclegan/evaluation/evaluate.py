@@ -14,6 +14,7 @@ from monai.inferers import Inferer
 from torch import nn
 from tqdm import tqdm
 
+from monai_cyclegan.directions import DIRECTION_CONTRASTS
 from monai_cyclegan.evaluation.baselines import BASELINES, identity_baseline, intensity_mapping_baseline
 from monai_cyclegan.evaluation.cases import EvaluationCase, load_case
 from monai_cyclegan.evaluation.failure_modes import failure_mode_checks
@@ -24,14 +25,12 @@ from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise
 from monai_cyclegan.files import write_json
 
 __all__ = [
-    "DIRECTION_CONTRASTS",
     "direction_output",
     "evaluate_translation",
     "evaluation_provenance",
     "results_record",
 ]
 
-DIRECTION_CONTRASTS = {"t1_to_t2": ("t1", "t2"), "t2_to_t1": ("t2", "t1")}
 
 INTENSITY_CONVENTION = {
     "slice": "grey value / 255 (8-bit files; / 65535 for 16-bit), data_range 1, at each file's own size",

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys as K
 from monai_cyclegan.visualization import save_curves_png
 
 __all__ = ["LOSS_FIGURES", "read_scalars", "save_loss_curves"]
 
 # One figure per group of losses of comparable size (the trainer's CycleGANKeys).
 LOSS_FIGURES = {
-    "losses_generator": ("loss_g_adv_a2b", "loss_g_adv_b2a", "loss_cycle_a", "loss_cycle_b"),
-    "losses_discriminator": ("loss_d_a", "loss_d_b"),
+    "losses_generator": (K.G_ADV_A2B, K.G_ADV_B2A, K.CYCLE_A, K.CYCLE_B),
+    "losses_discriminator": (K.D_A, K.D_B),
 }
 
 

@@ -11,6 +11,7 @@ import torch
 from ignite.engine import Engine, Events
 from torch import nn
 
+from monai_cyclegan.directions import T1_TO_T2, T2_TO_T1
 from monai_cyclegan.handlers.run_record import source_commit
 from monai_cyclegan.run_bundle import write_run_bundle
 
@@ -35,7 +36,7 @@ class RunBundleHandler:
     def __init__(self, path: str | Path, settings: Mapping[str, Any], g_ab: nn.Module, g_ba: nn.Module) -> None:
         self.path = Path(path)
         self.settings = dict(settings)
-        self.generators = {"t1_to_t2": g_ab, "t2_to_t1": g_ba}
+        self.generators = {T1_TO_T2: g_ab, T2_TO_T1: g_ba}
         self._commit: str | None = None
         self._started = 0.0
 
