@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,12 @@ from typing import Any
 
 import nibabel as nib
 import numpy as np
+import torch
 
-__all__ = ["save_volume", "write_atomically", "write_json"]
+__all__ = ["load_checkpoint", "save_volume", "write_atomically", "write_json"]
+
+# How torch.load(weights_only=True) reports a pickled object outside its allowlist.
+_FOREIGN_OBJECT = re.compile(r"Unsupported global: GLOBAL (\S+)")
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
@@ -82,3 +87,32 @@ def save_volume(array: np.ndarray, affine: np.ndarray, path: str | Path) -> None
     image.set_sform(affine, code=1)
     image.header.set_xyzt_units("mm")
     write_atomically(path, lambda temporary: nib.save(image, str(temporary)))
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> Any:
+    """``torch.load(path, weights_only=True)``, with errors that name the file and say what is wrong with it.
+
+    Only tensors, numbers, strings and containers of them load: a file that carries any other pickled object, which
+    could run code while loading, is refused and nothing of it runs.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        RuntimeError: ``"<path>: refused, ..."`` for a file with other objects; ``"<path>: cannot be read, ..."`` for a
+            truncated or corrupt one.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint file.")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch reports damage as RuntimeError, EOFError, UnpicklingError, ... depending on where
+        foreign = _FOREIGN_OBJECT.search(str(e))
+        if foreign:
+            raise RuntimeError(
+                f"{path}: refused, it holds a pickled object other than tensors and plain containers "
+                f"({foreign.group(1)}), which could run code when loaded (checkpoints load with "
+                "torch.load(weights_only=True)); use checkpoints from trusted sources only."
+            ) from e
+        lines = str(e).strip().splitlines()
+        raise RuntimeError(
+            f"{path}: cannot be read, it is truncated or corrupt ({type(e).__name__}: {lines[0] if lines else ''})."
+        ) from e

@@ -7,7 +7,10 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from monai_cyclegan.files import write_atomically, write_json
+import torch
+
+from monai_cyclegan.files import load_checkpoint, write_atomically, write_json
+from tests.unsafe_checkpoint import write_code_running_checkpoint
 
 
 class TestWriteAtomically(unittest.TestCase):
@@ -58,3 +61,37 @@ class TestWriteJson(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestLoadCheckpoint(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_tensors_load(self):
+        torch.save({"w": torch.ones(2)}, self.dir / "ok.pt")
+        self.assertTrue(torch.equal(load_checkpoint(self.dir / "ok.pt")["w"], torch.ones(2)))
+
+    def test_a_checkpoint_that_would_run_code_is_refused_and_nothing_runs(self):
+        marker = self.dir / "code-ran"
+        path = write_code_running_checkpoint(self.dir / "evil.pt", marker, {"w": torch.ones(2)})
+        with self.assertRaisesRegex(
+            RuntimeError, r"evil\.pt: refused, it holds a pickled object other than tensors .*\(getattr\)"
+        ):
+            load_checkpoint(path)
+        self.assertFalse(marker.exists())
+
+    def test_damaged_files_name_the_file(self):
+        torch.save({"w": torch.ones(1000)}, self.dir / "good.pt")
+        data = (self.dir / "good.pt").read_bytes()
+        (self.dir / "truncated.pt").write_bytes(data[: len(data) // 2])
+        (self.dir / "text.pt").write_text("not a checkpoint")
+        (self.dir / "empty.pt").write_bytes(b"")
+        for name in ("truncated.pt", "text.pt", "empty.pt"):
+            with self.subTest(name), self.assertRaisesRegex(RuntimeError, rf"{name}: cannot be read, it is truncated"):
+                load_checkpoint(self.dir / name)
+        with self.assertRaisesRegex(FileNotFoundError, "missing.pt: no such checkpoint"):
+            load_checkpoint(self.dir / "missing.pt")

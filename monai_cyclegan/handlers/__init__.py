@@ -6,7 +6,6 @@ from monai_cyclegan.handlers.checkpoints import (
     AtomicCheckpointSaver,
     checkpoints_newest_first,
     latest_checkpoint,
-    load_checkpoint,
 )
 from monai_cyclegan.handlers.divergence import DivergenceGuard, TrainingDivergedError
 from monai_cyclegan.handlers.image_panels import CycleGANImageHandler, FixedSamples, translation_panels
@@ -31,7 +30,6 @@ __all__ = [
     "TrainingProgressHandler",
     "checkpoints_newest_first",
     "latest_checkpoint",
-    "load_checkpoint",
     "source_commit",
     "translation_panels",
 ]

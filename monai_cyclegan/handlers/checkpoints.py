@@ -5,50 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
-import torch
 from ignite.engine import Engine
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
 
 from monai_cyclegan.files import write_atomically
 
-__all__ = ["AtomicCheckpointSaver", "checkpoints_newest_first", "latest_checkpoint", "load_checkpoint"]
+__all__ = ["AtomicCheckpointSaver", "checkpoints_newest_first", "latest_checkpoint"]
 
 # MONAI's CheckpointSaver names interval checkpoints <prefix>_checkpoint_epoch=<n>.pt (or iteration=<n>).
 _STEP = re.compile(r"_(?:epoch|iteration)=(\d+)\.pt$")
-# How torch.load(weights_only=True) reports a pickled object outside its allowlist.
-_FOREIGN_OBJECT = re.compile(r"Unsupported global: GLOBAL (\S+)")
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> Any:
-    """``torch.load(path, weights_only=True)``, with errors that name the file and say what is wrong with it.
-
-    Only tensors, numbers, strings and containers of them load: a file that carries any other pickled object, which
-    could run code while loading, is refused and nothing of it runs.
-
-    Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        RuntimeError: ``"<path>: refused, ..."`` for a file with other objects; ``"<path>: cannot be read, ..."`` for a
-            truncated or corrupt one.
-    """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint file.")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch reports damage as RuntimeError, EOFError, UnpicklingError, ... depending on where
-        foreign = _FOREIGN_OBJECT.search(str(e))
-        if foreign:
-            raise RuntimeError(
-                f"{path}: refused, it holds a pickled object other than tensors and plain containers "
-                f"({foreign.group(1)}), which could run code when loaded (checkpoints load with "
-                "torch.load(weights_only=True)); use checkpoints from trusted sources only."
-            ) from e
-        lines = str(e).strip().splitlines()
-        raise RuntimeError(
-            f"{path}: cannot be read, it is truncated or corrupt ({type(e).__name__}: {lines[0] if lines else ''})."
-        ) from e
 
 
 def checkpoints_newest_first(checkpoint_dir: str | Path) -> list[Path]:

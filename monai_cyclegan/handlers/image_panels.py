@@ -13,8 +13,7 @@ from monai.handlers import TensorBoardHandler
 from torch import nn
 
 from monai_cyclegan.engines.cyclegan_trainer import CycleGANKeys
-from monai_cyclegan.files import write_atomically
-from monai_cyclegan.handlers.checkpoints import load_checkpoint
+from monai_cyclegan.files import load_checkpoint, write_atomically
 from monai_cyclegan.visualization import axial_display, to_unit_range
 
 __all__ = ["CycleGANImageHandler", "FixedSamples", "on_first_epoch", "translation_panels"]

@@ -10,7 +10,8 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.handlers import Checkpoint
 
-from monai_cyclegan.handlers.checkpoints import checkpoints_newest_first, load_checkpoint
+from monai_cyclegan.files import load_checkpoint
+from monai_cyclegan.handlers.checkpoints import checkpoints_newest_first
 
 __all__ = ["ResumeCheckpointLoader"]
 

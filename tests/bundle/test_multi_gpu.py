@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from monai_cyclegan.data.phantom import ensure_phantom_dataset
-from monai_cyclegan.handlers import load_checkpoint
+from monai_cyclegan.files import load_checkpoint
 from tests.bundle.faults import TRAIN
 
 MULTI_GPU = TRAIN.parent / "multi_gpu_train.json"
