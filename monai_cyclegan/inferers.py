@@ -20,6 +20,7 @@ from monai.utils import convert_to_dst_type
 from monai_cyclegan.checks import check_positive_int
 
 __all__ = [
+    "AutocastInferer",
     "BACKGROUND",
     "FOREGROUND_THRESHOLD",
     "FlipShiftEnsembleInferer",
@@ -276,3 +277,32 @@ class FlipShiftEnsembleInferer(Inferer):
             return total / self.views
 
         return self.inferer(inputs, ensemble, *args, **kwargs)
+
+
+class AutocastInferer(Inferer):
+    """Runs another inferer with the network under ``torch.autocast`` (bf16 by default), each output cast to float32.
+
+    MONAI's ``SupervisedEvaluator`` autocasts on CUDA only, so reduced precision on the CPU has to come from the
+    inferer. The network's outputs are cast back to float32 window by window, so that sliding-window blending and
+    everything after it run in float32 (autocast changes only matrix products and convolutions). One autocast region
+    spans the whole volume, so the weights are cast to bf16 once per volume rather than once per batch of slices: for
+    the 54 M weights of the default U-Net that made a batch of 8 slices about 20% faster on two CPU cores.
+
+    Args:
+        inferer: the inferer to run, e.g. a ``SliceInferer``.
+        dtype: the autocast precision.
+    """
+
+    def __init__(self, inferer: Inferer, dtype: torch.dtype = torch.bfloat16) -> None:
+        super().__init__()
+        self.inferer = inferer
+        self.dtype = dtype
+
+    def __call__(self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any) -> Any:
+        """``inferer(inputs, network, ...)`` with every network call autocast."""
+
+        def float_network(x: torch.Tensor, *net_args: Any, **net_kwargs: Any) -> torch.Tensor:
+            return network(x, *net_args, **net_kwargs).float()
+
+        with torch.autocast(inputs.device.type, dtype=self.dtype):
+            return self.inferer(inputs, float_network, *args, **kwargs)

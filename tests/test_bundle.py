@@ -8,12 +8,12 @@ import torch
 from monai.inferers import SliceInferer
 
 from monai_cyclegan.bundle import (
-    AutocastInferer,
     autocast_kwargs,
     load_generator,
     place_network,
     translation_inferer,
 )
+from monai_cyclegan.inferers import AutocastInferer
 from monai_cyclegan.networks import UNetGenerator
 from tests.unsafe_checkpoint import write_code_running_checkpoint
 

@@ -6,9 +6,10 @@ import torch
 from monai.inferers import SimpleInferer, SliceInferer
 from parameterized import parameterized
 
-from monai_cyclegan.bundle import AutocastInferer, crop_multiple, translation_inferer
+from monai_cyclegan.bundle import crop_multiple, translation_inferer
 from monai_cyclegan.inferers import (
     BACKGROUND,
+    AutocastInferer,
     FlipShiftEnsembleInferer,
     ForegroundSliceInferer,
     head_extent,
