@@ -29,6 +29,7 @@ from monai_cyclegan.files import write_json
 
 __all__ = [
     "ARCHITECTURE_IDS",
+    "DEPLOYED_IDS",
     "RUN_BUNDLE_CONFIGS",
     "architecture_differences",
     "CITATION",
@@ -46,6 +47,8 @@ __all__ = [
 # The config IDs that shape a generator and the images it sees: the configs of a run bundle carry the run's values
 # of these, and inference or evaluation with other values does not fit the trained weights.
 ARCHITECTURE_IDS = ("generator_def", "image_size", "crop_size", "fov_mm", "ngf")
+# What a run writes into its inference and evaluation configs: the architecture and how its model translates.
+DEPLOYED_IDS = (*ARCHITECTURE_IDS, "tta")
 # The package bundle's files copied into every run bundle (configs/metadata.json is written, not copied).
 RUN_BUNDLE_CONFIGS = ("train.json", "multi_gpu_train.json", "inference.json", "evaluate.json", "logging.conf")
 # The model's figures of an evaluation summary that go into the metadata's ``eval_metrics``, per direction.
@@ -366,7 +369,7 @@ def write_run_bundle(
     Args:
         folder: the bundle folder, e.g. ``<output_dir>/bundle``.
         settings: the run's settings, resolved (:func:`config_value` converts them); ``generator_def`` and the other
-            :data:`ARCHITECTURE_IDS` go into every config that defines them, all settings into ``train.json``.
+            :data:`DEPLOYED_IDS` go into every config that defines them, all settings into ``train.json``.
         generators: the networks by direction (``"t1_to_t2"``, ``"t2_to_t1"``); their state dicts become
             ``models/model.pt`` and ``models/model_t2_to_t1.pt``.
         record: facts about the run for the model card (epochs, training time, commit).
@@ -393,7 +396,7 @@ def write_run_bundle(
             if not src.is_file():
                 continue
             if name.endswith(".json"):
-                ids = None if name == "train.json" else ARCHITECTURE_IDS
+                ids = None if name == "train.json" else DEPLOYED_IDS
                 write_json(temporary / "configs" / name, _with_settings(json.loads(src.read_text()), values, ids), 4)
             else:
                 shutil.copyfile(src, temporary / "configs" / name)

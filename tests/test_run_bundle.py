@@ -28,6 +28,7 @@ from monai_cyclegan.run_bundle import (
 
 GENERATOR = functools.partial(UNetGenerator, in_channels=1, out_channels=1, image_size=32, ngf=4)
 SETTINGS = {"generator_def": GENERATOR, "image_size": 32, "crop_size": 32, "fov_mm": 256.0, "ngf": 4, "lr": 1e-3}
+SETTINGS |= {"tta": True}
 
 
 # The keys of the model zoo's metadata schema (meta_schema_20240725.json, which verify_metadata downloads: not
@@ -194,6 +195,9 @@ class TestWriteRunBundle(unittest.TestCase):
             self.assertEqual(inference["network_def"]["_target_"], "monai_cyclegan.networks.UNetGenerator")
             self.assertNotIn("_mode_", inference["network_def"])  # a component: net_override can change it
             self.assertEqual(json.loads((folder / "configs" / "train.json").read_text())["lr"], 1e-3)
+            evaluate = json.loads((folder / "configs" / "evaluate.json").read_text())
+            self.assertEqual((inference["tta"], evaluate["tta"]), (True, True))  # it translates as it was trained to
+            self.assertNotIn("lr", inference)
             architecture = ("generator_def", "image_size", "crop_size", "fov_mm", "ngf")
             self.assertEqual(read_architecture(folder), {k: config_value(SETTINGS)[k] for k in architecture})
 
