@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-__all__ = ["load_checkpoint", "save_volume", "write_atomically", "write_json"]
+__all__ = ["load_checkpoint", "save_volume", "write_atomically", "write_csv", "write_json"]
 
 # How torch.load(weights_only=True) reports a pickled object outside its allowlist.
 _FOREIGN_OBJECT = re.compile(r"Unsupported global: GLOBAL (\S+)")
@@ -71,6 +73,26 @@ def write_json(path: str | Path, payload: Any, indent: int = 1) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_json_safe(payload), indent=indent) + "\n"
     write_atomically(path, lambda temporary: temporary.write_text(text))
+    return path
+
+
+def write_csv(path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Path:
+    """Write ``rows`` as a CSV table with a header line, atomically, creating the folder if needed.
+
+    Args:
+        path: the file to write.
+        rows: one mapping per row; a value is written as ``str`` gives it (format numbers before).
+        columns: the columns in order; by default every key of the rows, in first-seen order.
+    """
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, lambda temporary: temporary.write_text(buffer.getvalue()))
     return path
 
 

@@ -19,8 +19,6 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -38,7 +36,7 @@ from PIL import Image
 from monai_cyclegan.checks import as_bool
 from monai_cyclegan.data.inputs import file_kind
 from monai_cyclegan.errors import root_cause
-from monai_cyclegan.files import write_atomically
+from monai_cyclegan.files import write_csv
 
 __all__ = [
     "FAILED",
@@ -306,14 +304,8 @@ class TranslationReport:
 
     def write(self) -> Path:
         """Write the records to the report, atomically; returns its path."""
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=[f.name for f in fields(TranslationRecord)], lineterminator="\n")
-        writer.writeheader()
-        for record in self.records:
-            writer.writerow({**asdict(record), "seconds": f"{record.seconds:.3f}"})
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda temporary: temporary.write_text(text.getvalue()))
-        return self.path
+        rows = [{**asdict(record), "seconds": f"{record.seconds:.3f}"} for record in self.records]
+        return write_csv(self.path, rows, [f.name for f in fields(TranslationRecord)])
 
     def summary(self) -> str:
         """The counts, the rate and each failure, as printed at the end of the run."""

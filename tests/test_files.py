@@ -9,7 +9,7 @@ from unittest import mock
 
 import torch
 
-from monai_cyclegan.files import load_checkpoint, write_atomically, write_json
+from monai_cyclegan.files import load_checkpoint, write_atomically, write_csv, write_json
 from tests.unsafe_checkpoint import write_code_running_checkpoint
 
 
@@ -61,6 +61,21 @@ class TestWriteJson(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestWriteCsv(unittest.TestCase):
+    def test_columns_in_first_seen_order_and_missing_values_empty(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [{"b": 1, "a": "x,y"}, {"a": "z", "c": 0.5}]
+            path = write_csv(Path(tmp) / "new" / "table.csv", rows)
+            self.assertEqual(path.read_text(), 'b,a,c\n1,"x,y",\n,z,0.5\n')
+            self.assertEqual([p.name for p in path.parent.iterdir()], ["table.csv"])  # no temporary left
+
+    def test_given_columns_and_a_header_for_no_rows(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_csv(Path(tmp) / "t.csv", [{"a": 1, "b": 2}], columns=["b", "a"])
+            self.assertEqual(path.read_text(), "b,a\n2,1\n")
+            self.assertEqual(write_csv(Path(tmp) / "e.csv", [], columns=["a"]).read_text(), "a\n")
 
 
 class TestLoadCheckpoint(unittest.TestCase):

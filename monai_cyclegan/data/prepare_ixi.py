@@ -17,7 +17,6 @@ interrupted run never leaves a partial volume in the layout; the staging folder 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -37,6 +36,7 @@ from tqdm.utils import CallbackIOWrapper
 
 from monai_cyclegan.data.inputs import NIFTI_SUFFIXES
 from monai_cyclegan.data.ixi import IXI_FOLDERS, parse_ixi_name
+from monai_cyclegan.files import write_csv
 
 __all__ = ["IXIVolume", "PreparedIXI", "SkippedMember", "prepare_ixi"]
 
@@ -405,18 +405,15 @@ def _describe_output(out_dir: Path, batch: _Batch) -> list[IXIVolume]:
 def _write_manifests(result: PreparedIXI, staging: Path) -> None:
     """Write ``manifest.csv`` (volumes) and ``manifest.json`` (volumes and skipped members), each atomically."""
     rows = [asdict(volume) for volume in result.volumes]
-    csv_path = staging / _MANIFEST_CSV
-    with csv_path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=[item.name for item in fields(IXIVolume)])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    **row,
-                    "shape": "x".join(str(size) for size in row["shape"]),
-                    "spacing_mm": "x".join(f"{spacing:g}" for spacing in row["spacing_mm"]),
-                }
-            )
+    table = [
+        {
+            **row,
+            "shape": "x".join(str(size) for size in row["shape"]),
+            "spacing_mm": "x".join(f"{spacing:g}" for spacing in row["spacing_mm"]),
+        }
+        for row in rows
+    ]
+    csv_path = write_csv(staging / _MANIFEST_CSV, table, [item.name for item in fields(IXIVolume)])
     manifest = {
         "generator": __name__,
         "counts": {contrast: result.count(contrast) for contrast in ("T1", "T2")},

@@ -21,7 +21,7 @@ from monai_cyclegan.evaluation.failure_modes import failure_mode_checks
 from monai_cyclegan.evaluation.lesions import lesion_fidelity
 from monai_cyclegan.evaluation.metrics import METRIC_NAMES, similarity_metrics, slice_metrics
 from monai_cyclegan.evaluation.pairs import EvaluationPairs
-from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_csv, write_figure
+from monai_cyclegan.evaluation.report import ERROR_GAIN, figure_image, summarise, write_figure, write_metrics_csv
 from monai_cyclegan.files import write_json
 
 __all__ = [
@@ -237,8 +237,8 @@ def evaluate_translation(
                 summary["metrics"][direction][method]["per_slice"] = {
                     k: v for k, v in entry.items() if k in METRIC_NAMES or k.endswith("_std")
                 } | {"slices": entry["images"]}
-        write_csv(output_dir / "slice_metrics.csv", slice_records)
-    write_csv(output_dir / "metrics.csv", records)
+        write_metrics_csv(output_dir / "slice_metrics.csv", slice_records)
+    write_metrics_csv(output_dir / "metrics.csv", records)
     write_json(output_dir / "summary.json", summary)
     extra = {k: summary.get(k) for k in ("train_minutes", "commit")}
     write_json(output_dir / "results.json", results_record(summary, **extra))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,10 +9,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from monai_cyclegan.files import write_atomically
+from monai_cyclegan.files import write_csv
 from monai_cyclegan.visualization import axial_display, save_panel_png
 
-__all__ = ["ERROR_GAIN", "figure_image", "summarise", "write_csv", "write_figure"]
+__all__ = ["ERROR_GAIN", "figure_image", "summarise", "write_metrics_csv", "write_figure"]
 
 ERROR_GAIN = 4.0
 """The absolute-error column of the figures is multiplied by this, so that errors of a few percent are visible."""
@@ -71,19 +69,9 @@ def summarise(
     return summary
 
 
-def write_csv(path: str | Path, records: Sequence[Mapping[str, Any]]) -> Path:
-    """One row per record, columns in first-seen order; written atomically."""
-    columns: list[str] = []
-    for record in records:
-        columns += [k for k in record if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for record in records:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in record.items()})
-    path = Path(path)
-    write_atomically(path, lambda temporary: temporary.write_text(buffer.getvalue()))
-    return path
+def write_metrics_csv(path: str | Path, records: Sequence[Mapping[str, Any]]) -> Path:
+    """One row per record, columns in first-seen order, numbers to 6 significant digits; written atomically."""
+    return write_csv(path, [{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in records])
 
 
 def figure_image(image: torch.Tensor, kind: str, level: int | None = None) -> np.ndarray:

@@ -8,8 +8,6 @@ rigidly when the headers do not already agree, and reports how well the result i
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import warnings
 from collections.abc import Mapping
@@ -23,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from monai_cyclegan.data.ixi import list_ixi_volumes
-from monai_cyclegan.files import save_volume, write_atomically, write_json
+from monai_cyclegan.files import save_volume, write_atomically, write_csv, write_json
 from monai_cyclegan.registration.masks import foreground_mask
 from monai_cyclegan.registration.quality import AlignmentQuality, alignment_quality
 from monai_cyclegan.registration.rigid import (
@@ -247,11 +245,7 @@ def _copy_as_nifti_gz(source: str, target: Path) -> None:
 
 def _write_reports(rows: list[dict[str, Any]], out_dir: Path) -> None:
     """Write ``pairing_report.csv`` and ``pairing_report.json`` (one row per subject) atomically."""
-    table = io.StringIO()
-    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomically(out_dir / "pairing_report.csv", lambda temporary: temporary.write_text(table.getvalue()))
+    write_csv(out_dir / "pairing_report.csv", rows)
     write_json(out_dir / "pairing_report.json", rows)
 
 
