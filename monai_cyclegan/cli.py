@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--input_path", required=True, help="a NIfTI or PNG/JPEG file, or a folder of one kind")
     translate.add_argument("--output_dir", required=True, help="where the translated files go")
     translate.add_argument(
-        "--direction", choices=DIRECTION_NAMES, default=None, help="translation direction (t1_to_t2)"
+        "--direction", choices=DIRECTION_NAMES, default=None, help=f"translation direction ({T1_TO_T2})"
     )
     translate.add_argument(
         "--checkpoint",
