@@ -51,8 +51,11 @@ DEMO_SETTINGS: dict[str, Any] = {
     "slices_per_volume": 2,
     "lr": 0.0002,
     "lambda_identity": 0.0,
+    "lambda_structure": 5.0,
+    "lambda_prior": 5.0,
     "contrast_prob": 0.0,  # the demo was measured without the contrast augmentation
     "amp": True,
+    "tta": True,
 }
 # Settings that describe the data rather than the bundle's training.
 _DATA_SETTINGS = ("subjects", "phantom_scale", "lesions")
@@ -185,7 +188,7 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
             out / "holdout", num_subjects=1, first_index=s["subjects"] + 1, **phantom
         )
 
-    architecture = {k: s[k] for k in ("image_size", "ngf", "generator_def")}
+    deployed = {k: s[k] for k in ("image_size", "ngf", "generator_def", "tta")}
     with _timed(timings, "train_s"):
         run_workflow(
             configs / "train.json",
@@ -203,7 +206,7 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
         run_workflow(
             configs / "inference.json",
             "infer",
-            **architecture,
+            **deployed,
             input_path=str(t1_input),
             output_dir=str(out / "translated"),
             checkpoint=str(out / "models" / "model.pt"),
