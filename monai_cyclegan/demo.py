@@ -33,6 +33,8 @@ __all__ = ["DEMO_SETTINGS", "run_demo"]
 # measurements behind each choice. The generator is the ResNet kind with 3 blocks: within this budget the U-Net
 # (1x1 bottleneck) painted sulcus-like texture instead of keeping anatomy. Identity loss is off: it asks the
 # T1->T2 generator to leave T2 intensities alone, which a local intensity mapping cannot square with translating T1.
+# The objectives and the test-time averaging are the CPU preset's (configs/cpu.json): without the prior, MIND alone
+# kept the T1 tissue order inside the phantom's brain.
 DEMO_SETTINGS: dict[str, Any] = {
     "subjects": 12,
     "phantom_scale": 0.5,
