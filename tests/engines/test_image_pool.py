@@ -55,6 +55,28 @@ class TestImagePool(unittest.TestCase):
         for v in range(10):  # same history and random state: identical answers from here on
             self.assertTrue(torch.equal(pool.query(_batch(10 + v)), restored.query(_batch(10 + v))))
 
+    def test_empty_and_multichannel_pools_roundtrip(self):
+        empty = ImagePool(pool_size=2)
+        empty.load_state_dict(ImagePool(pool_size=2).state_dict())
+        self.assertEqual(empty.images, [])
+        pool = ImagePool(pool_size=2)
+        pool.query(torch.arange(24.0).reshape(2, 3, 2, 2))  # two images of three channels
+        restored = ImagePool(pool_size=2)
+        restored.load_state_dict(pool.state_dict())
+        self.assertEqual([tuple(image.shape) for image in restored.images], [(1, 3, 2, 2)] * 2)
+        self.assertTrue(all(torch.equal(x, y) for x, y in zip(pool.images, restored.images, strict=True)))
+
+    def test_defaults_are_cyclegans(self):
+        self.assertEqual(ImagePool().pool_size, 50)  # the design card's pool of 50
+        seeded = ImagePool(pool_size=50, seed=0)
+        default = ImagePool(pool_size=50)
+        for v in range(60):  # past the filling, where the pool draws: the default seed is 0
+            self.assertTrue(torch.equal(default.query(_batch(v)), seeded.query(_batch(v))))
+
+    def test_negative_size(self):
+        with self.assertRaisesRegex(ValueError, "pool_size must be >= 0, got -1"):
+            ImagePool(pool_size=-1)
+
     def test_size_mismatch_on_load(self):
         with self.assertRaisesRegex(ValueError, "size"):
             ImagePool(pool_size=4).load_state_dict(ImagePool(pool_size=2).state_dict())

@@ -39,9 +39,25 @@ class TestLinearDecayLR(unittest.TestCase):
         self.assertEqual(other.last_epoch, 3)
         self.assertAlmostEqual(other.get_last_lr()[0], sched.get_last_lr()[0])
 
+    def test_no_constant_or_no_decay_phase(self):
+        def rates(constant: int, decay: int) -> list[float]:
+            sched = LinearDecayLR(_optimizer(), constant, decay)
+            return [sched.factor(epoch) for epoch in range(4)]
+
+        self.assertEqual(rates(0, 3), [0.75, 0.5, 0.25, 0.0])  # decay from the first epoch
+        self.assertEqual(rates(2, 0), [1.0, 1.0, 0.0, 0.0])  # constant, then nothing
+
+    def test_resuming_at_an_epoch(self):
+        opt = _optimizer()
+        opt.param_groups[0]["initial_lr"] = 2e-4  # what a resumed optimizer holds
+        sched = LinearDecayLR(opt, constant_epochs=2, decay_epochs=4, last_epoch=3)
+        self.assertEqual(sched.last_epoch, 4)  # the scheduler's first step moves to the next epoch
+        self.assertAlmostEqual(opt.param_groups[0]["lr"], 2e-4 * (1 - 3 / 5))
+
     def test_negative_epochs(self):
-        with self.assertRaises(ValueError):
-            LinearDecayLR(_optimizer(), -1, 2)
+        for constant, decay in ((-1, 2), (2, -1)):
+            with self.assertRaisesRegex(ValueError, f"epochs must be >= 0, got constant={constant}, decay={decay}"):
+                LinearDecayLR(_optimizer(), constant, decay)
 
 
 if __name__ == "__main__":

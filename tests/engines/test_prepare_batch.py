@@ -15,12 +15,18 @@ class TestPrepareBatchUnpaired(unittest.TestCase):
         self.assertIs(type(a), torch.Tensor)
         self.assertTrue(torch.equal(b, torch.ones(2, 1, 4, 4)))
 
+    def test_tensor_options_reach_both_domains(self):
+        batch = {"A": MetaTensor(torch.zeros(1, 1, 2, 2)), "B": MetaTensor(torch.ones(1, 1, 2, 2))}
+        a, b = PrepareBatchUnpaired()(batch, "cpu", False, dtype=torch.float64)
+        self.assertEqual((a.dtype, b.dtype), (torch.float64, torch.float64))
+        self.assertEqual((type(a), type(b)), (torch.Tensor, torch.Tensor))  # the MetaTensor's metadata dropped
+
     def test_missing_key(self):
-        with self.assertRaisesRegex(KeyError, "B"):
+        with self.assertRaisesRegex(KeyError, r"Batch has no \['B'\]; it holds \['A'\]"):
             PrepareBatchUnpaired()({"A": torch.zeros(1)})
 
     def test_needs_two_keys(self):
-        with self.assertRaises(ValueError):
+        with self.assertRaisesRegex(ValueError, r"needs exactly two keys .*got \('A',\)"):
             PrepareBatchUnpaired(keys=("A",))
 
 

@@ -6,7 +6,7 @@ import unittest
 
 import numpy as np
 import torch
-from monai.transforms import Compose, RandFlipd, RandSpatialCropSamplesd
+from monai.transforms import Compose, RandFlipd, Randomizable, RandSpatialCropSamplesd
 
 from monai_cyclegan.engines import RandomStates, randomizables
 
@@ -39,6 +39,15 @@ class TestRandomizables(unittest.TestCase):
             "[1].transforms[0].cropper.cropper:RandSpatialCrop",
         ]
         self.assertEqual(list(found), expected + ["[1].transforms[1]:RandFlipd"])
+
+    def test_shared_and_cyclic_references_are_walked_once(self):
+        class Holder:
+            pass
+
+        flip = RandFlipd("image", prob=0.5)
+        root = Holder()
+        root.first, root.second, root.itself = flip, [flip], root  # a shared transform and a cycle
+        self.assertEqual(list(randomizables(root)), ["first:RandFlipd"])
 
 
 class TestRandomStates(unittest.TestCase):
@@ -81,11 +90,35 @@ class TestRandomStates(unittest.TestCase):
         RandomStates(pipeline).state_dict()
         self.assertNotEqual(_draws(pipeline), _draws(pipeline))
 
+    def test_the_saved_states_are_integer_tensors(self):
+        state = RandomStates(_pipeline()).state_dict()
+        self.assertEqual(state["python"]["state"].dtype, torch.int64)
+        self.assertEqual(state["numpy"]["keys"].dtype, torch.int64)
+        self.assertEqual(state["data_shared"]["keys"].dtype, torch.int64)
+
+    def test_other_ranks_seed_every_stream_from_the_restored_draw_and_the_rank(self):
+        """Rank r seeds from s = (a restored torch draw + 7919 r) mod 2^32, its k-th seeded transform from s + k."""
+        pipeline = _pipeline()
+        _draws(pipeline, n=1)  # both croppers hold their own generators now
+        saved = _through_a_weights_only_file(RandomStates(pipeline).state_dict())
+        torch.set_rng_state(saved["torch"])
+        seed = (int(torch.randint(2**31, (1,))) + 7919 * 3) % 2**32
+        RandomStates(pipeline, rank=3).load_state_dict(saved)
+        self.assertEqual(random.random(), random.Random(seed).random())
+        self.assertEqual(float(np.random.rand()), float(np.random.RandomState(seed).rand()))
+        self.assertEqual(float(torch.rand(1)), float(torch.rand(1, generator=torch.Generator().manual_seed(seed))))
+        self.assertEqual(Randomizable.R.rand(), np.random.RandomState(seed).rand())
+        seeded = [obj for obj in randomizables(pipeline).values() if "R" in vars(obj)]
+        self.assertGreaterEqual(len(seeded), 2)
+        for offset, obj in enumerate(seeded, start=1):
+            self.assertEqual(obj.R.rand(), np.random.RandomState(seed + offset).rand(), offset)
+
     def test_states_of_another_pipeline_are_refused(self):
         saved = RandomStates(_pipeline()).state_dict()
         other = Compose([RandFlipd("image", prob=0.5)])
         message = (
-            r"lacks: \['transforms\[0\]:RandSpatialCropSamplesd', 'transforms\[1\]:RandFlipd'\].*different pipeline"
+            r"lacks: \['transforms\[0\]:RandSpatialCropSamplesd', 'transforms\[1\]:RandFlipd'\]; "
+            r"it was saved by a different pipeline\.$"
         )
         with self.assertRaisesRegex(ValueError, message):
             RandomStates(other).load_state_dict(saved)
