@@ -318,8 +318,10 @@ class CycleGANTrainer(Trainer):
             if engine.lambda_prior > 0:
                 with torch.no_grad():
                     prior_b, prior_a = engine.prior_ab(real_a), engine.prior_ba(real_b)
-                losses[CycleGANKeys.PRIOR_A2B] = engine.lambda_prior * (fake_b.float() - prior_b).abs().mean()
-                losses[CycleGANKeys.PRIOR_B2A] = engine.lambda_prior * (fake_a.float() - prior_a).abs().mean()
+                # Type promotion against the float32 prior: float32 under bf16 autocast, float64 in a float64 run
+                # (a cast to float32 here made the gradient of a float64 run inexact).
+                losses[CycleGANKeys.PRIOR_A2B] = engine.lambda_prior * (fake_b - prior_b).abs().mean()
+                losses[CycleGANKeys.PRIOR_B2A] = engine.lambda_prior * (fake_a - prior_a).abs().mean()
             g_loss = torch.stack([v.float() for v in losses.values()]).sum()
         output.update({k: v.detach() for k, v in losses.items()})
         output[CycleGANKeys.G_LOSS] = g_loss.detach()
