@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import unittest
+from typing import Any
 
 import torch
 from ignite.engine import Events
@@ -9,7 +10,15 @@ from monai.engines.utils import IterationEvents
 from parameterized import parameterized
 
 from monai_cyclegan.bundle import place_network
-from monai_cyclegan.engines import LOSS_KEYS, CycleGANEvents, CycleGANKeys, CycleGANTrainer, ImagePool
+from monai_cyclegan.engines import (
+    LOSS_KEYS,
+    CycleGANEvents,
+    CycleGANKeys,
+    CycleGANTrainer,
+    ImagePool,
+    losses_from_output,
+    progress_losses,
+)
 from monai_cyclegan.losses import AdversarialLoss
 from monai_cyclegan.networks import UNetGenerator, patch_discriminator
 
@@ -41,11 +50,13 @@ def _trainer(
     lr: float = 2e-3,
     fused: bool = False,
     set_to_none: bool = False,
+    options: dict[str, Any] | None = None,
     **placement,
 ):
     """A tiny CycleGAN trainer on CPU over ``data`` (``iterations`` batches of smooth images by default).
 
-    ``placement``: the speed options of :func:`~monai_cyclegan.bundle.place_network` (channels-last, compile).
+    ``placement``: the speed options of :func:`~monai_cyclegan.bundle.place_network` (channels-last, compile);
+    ``options``: more arguments of the trainer.
     """
     torch.manual_seed(0)
     g_ab, g_ba = UNetGenerator(image_size=SIZE, ngf=4), UNetGenerator(image_size=SIZE, ngf=4)
@@ -56,24 +67,25 @@ def _trainer(
     d_opt = torch.optim.Adam(list(d_a.parameters()) + list(d_b.parameters()), lr=lr, betas=(0.5, 0.999), fused=fused)
     if data is None:
         data = [{"A": _smooth_images(), "B": -_smooth_images()} for _ in range(iterations)]
-    trainer = CycleGANTrainer(
-        device="cpu",
-        max_epochs=1,
-        train_data_loader=data,
-        g_ab=g_ab,
-        g_ba=g_ba,
-        d_a=d_a,
-        d_b=d_b,
-        g_optimizer=g_opt,
-        d_optimizer=d_opt,
-        adversarial_loss=AdversarialLoss(gan_mode),
-        lambda_identity=lambda_identity,
-        pool_a=ImagePool(4),
-        pool_b=ImagePool(4),
-        amp=amp,
-        amp_kwargs={"dtype": amp_dtype} if amp else None,
-        optim_set_to_none=set_to_none,
-    )
+    arguments = {
+        "device": "cpu",
+        "max_epochs": 1,
+        "train_data_loader": data,
+        "g_ab": g_ab,
+        "g_ba": g_ba,
+        "d_a": d_a,
+        "d_b": d_b,
+        "g_optimizer": g_opt,
+        "d_optimizer": d_opt,
+        "adversarial_loss": AdversarialLoss(gan_mode),
+        "lambda_identity": lambda_identity,
+        "pool_a": ImagePool(4),
+        "pool_b": ImagePool(4),
+        "amp": amp,
+        "amp_kwargs": {"dtype": amp_dtype} if amp else None,
+        "optim_set_to_none": set_to_none,
+    }
+    trainer = CycleGANTrainer(**{**arguments, **(options or {})})
     return trainer, (g_ab, g_ba), (d_a, d_b)
 
 
@@ -207,6 +219,125 @@ class TestCycleGANTrainer(unittest.TestCase):
     def test_negative_weight_rejected(self):
         with self.assertRaises(ValueError):
             _trainer(lambda_identity=-1)
+
+
+class TestTrainerPassesItsOptions(unittest.TestCase):
+    """What the trainer hands to the components it receives, seen by recording their calls."""
+
+    def test_batch_preparation_gets_the_device_and_the_tensor_options(self):
+        calls = []
+
+        def prepare(batch, device, non_blocking, **kwargs):
+            calls.append((device, non_blocking, kwargs))
+            return batch["A"], batch["B"]
+
+        to_kwargs = {"memory_format": torch.contiguous_format}
+        options = {"prepare_batch": prepare, "non_blocking": True, "to_kwargs": to_kwargs}
+        _trainer(options=options)[0].run()
+        self.assertEqual(calls, [(torch.device("cpu"), True, to_kwargs)])
+
+    def test_gradients_are_reset_as_asked(self):
+        for set_to_none in (True, False):
+            trainer, _, _ = _trainer(set_to_none=set_to_none)
+            calls = []
+            for optimizer in (trainer.g_optimizer, trainer.d_optimizer):
+                reset = optimizer.zero_grad
+                optimizer.zero_grad = lambda set_to_none, reset=reset, calls=calls: (
+                    calls.append(set_to_none) or reset(set_to_none)
+                )
+            trainer.run()
+            self.assertEqual(len(calls), 2)
+            self.assertTrue(all(call is set_to_none for call in calls), calls)
+
+    def test_without_identity_loss_the_generators_see_only_their_translation_inputs(self):
+        batches = []
+        trainer, (g_ab, g_ba), _ = _trainer(lambda_identity=0.0)
+        for generator in (g_ab, g_ba):
+            generator.register_forward_pre_hook(lambda _, args: batches.append(args[0].shape[0]))
+        trainer.run()
+        self.assertEqual(batches, [2, 2, 2, 2])  # G_AB(a), G_BA(b), then the reconstructions; no identity inputs
+
+    def test_adversarial_targets(self):
+        targets = []
+        lsgan = AdversarialLoss("lsgan")
+
+        def adversarial(logits, target_is_real):
+            targets.append(target_is_real)
+            return lsgan(logits, target_is_real)
+
+        _trainer(options={"adversarial_loss": adversarial})[0].run()
+        # G step: each fake judged as real; D step (d_b, then d_a): real as real, pooled fakes as fake
+        self.assertEqual([repr(t) for t in targets], ["True", "True", "True", "False", "True", "False"])
+
+    def test_precision_follows_amp(self):
+        for amp, dtype, expected in ((False, torch.bfloat16, torch.float32), (True, torch.float16, torch.float16)):
+            trainer, _, _ = _trainer(amp=amp, amp_dtype=dtype)
+            trainer.run()
+            self.assertEqual(trainer.state.output[CycleGANKeys.FAKE_B].dtype, expected, amp)
+
+    def test_a_missing_batch_is_refused(self):
+        trainer, _, _ = _trainer()
+        with self.assertRaisesRegex(ValueError, r"^Must provide batch data for current iteration\.$"):
+            trainer._iteration(trainer, None)
+
+
+class TestConstruction(unittest.TestCase):
+    def _networks(self) -> dict[str, Any]:
+        torch.manual_seed(0)
+        g_ab, g_ba = UNetGenerator(image_size=SIZE, ngf=4), UNetGenerator(image_size=SIZE, ngf=4)
+        d_a, d_b = patch_discriminator(ndf=4), patch_discriminator(ndf=4)
+        return {
+            "g_ab": g_ab,
+            "g_ba": g_ba,
+            "d_a": d_a,
+            "d_b": d_b,
+            "g_optimizer": torch.optim.SGD([*g_ab.parameters(), *g_ba.parameters()], lr=0.0),
+            "d_optimizer": torch.optim.SGD([*d_a.parameters(), *d_b.parameters()], lr=0.0),
+        }
+
+    def test_defaults_are_cyclegans(self):
+        trainer = CycleGANTrainer("cpu", 1, [], **self._networks())
+        self.assertEqual((trainer.lambda_cycle, trainer.lambda_identity), (10.0, 0.5))  # the design card's
+        self.assertEqual((trainer.lambda_structure, trainer.lambda_prior), (0.0, 0.0))  # the fidelity terms off
+        self.assertEqual((trainer.non_blocking, trainer.use_amp, trainer.optim_set_to_none), (False, False, False))
+        without_flush = CycleGANTrainer("cpu", 1, [], flush_denormal=False, **self._networks())
+        started = [len(t._event_handlers[Events.STARTED]) for t in (trainer, without_flush)]
+        self.assertEqual(started[0], started[1] + 1)  # flushing denormals is on by default
+
+    def test_epochs_epoch_length_and_iteration_update_are_used(self):
+        data = [{"A": _smooth_images(), "B": _smooth_images()} for _ in range(3)]
+        iterations = []
+        trainer = CycleGANTrainer(
+            "cpu",
+            2,
+            data,
+            epoch_length=2,
+            iteration_update=lambda engine, batch: iterations.append(engine.state.iteration),
+            **self._networks(),
+        )
+        trainer.run()
+        self.assertEqual((trainer.state.epoch, iterations), (2, [1, 2, 3, 4]))
+
+    def test_invalid_weights_are_named(self):
+        for name in ("lambda_cycle", "lambda_identity", "lambda_structure", "lambda_prior"):
+            with self.assertRaisesRegex(ValueError, rf"^Loss weights must be >= 0, got \{{'{name}': -1\}}\.$"):
+                CycleGANTrainer("cpu", 1, [], **{name: -1}, **self._networks())
+        message = r"^lambda_prior > 0 needs both prior_ab and prior_ba \(the non-learned translations\)\.$"
+        with self.assertRaisesRegex(ValueError, message):
+            CycleGANTrainer("cpu", 1, [], lambda_prior=1.0, prior_ab=torch.nn.Identity(), **self._networks())
+
+
+class TestLossReadouts(unittest.TestCase):
+    def test_losses_from_output(self):
+        output = {"loss_g": torch.tensor(1.5), "loss_d_a": 2, "real_a": torch.zeros(1), "skipped": True}
+        self.assertEqual(losses_from_output(output), {"loss_g": 1.5, "loss_d_a": 2.0})
+        self.assertTrue(all(type(v) is float for v in losses_from_output(output).values()))
+
+    def test_progress_losses(self):
+        self.assertEqual(
+            progress_losses({"loss_g": torch.tensor(1.25), "loss_d": torch.tensor(0.5)}), {"G": 1.25, "D": 0.5}
+        )
+        self.assertEqual(progress_losses({"loss_g": torch.tensor(3.0), "skipped": True}), {"G": 3.0})
 
 
 if __name__ == "__main__":

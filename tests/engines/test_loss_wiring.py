@@ -54,7 +54,8 @@ class Objective:
     lambda_cycle: float = 7.0
     # neither 0 nor 1, so that a weight of lambda_cycle alone (identity weight ignored) shows
     lambda_identity: float = 0.3
-    # the optional objectives of the fidelity work (0: left out)
+    # the optional objectives of the fidelity work (0: left out); checked below 1 too, so that a term switched on
+    # only by a weight above 1 shows
     lambda_structure: float = 0.0
     lambda_prior: float = 0.0
 
@@ -327,7 +328,7 @@ class TestLossWiring(unittest.TestCase):
             ("tiny_lsgan", "tiny", Objective()),
             ("tiny_bce", "tiny", Objective(gan_mode="bce")),
             ("tiny_no_identity", "tiny", Objective(lambda_cycle=3.0, lambda_identity=0.0)),
-            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=2.0, lambda_prior=3.0)),
+            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=0.4, lambda_prior=0.6)),
             ("package_lsgan", "package", Objective()),
             (
                 "package_bce_reference_weights",
@@ -371,7 +372,7 @@ class TestLossWiring(unittest.TestCase):
         [
             ("tiny", "tiny", Objective()),
             ("package", "package", Objective()),
-            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=2.0, lambda_prior=3.0)),
+            ("tiny_structure_and_prior", "tiny", Objective(lambda_structure=0.4, lambda_prior=0.6)),
         ]
     )
     def test_generator_step_follows_the_gradient_of_the_generator_total(
