@@ -300,9 +300,89 @@ class TestConstruction(unittest.TestCase):
         self.assertEqual((trainer.lambda_cycle, trainer.lambda_identity), (10.0, 0.5))  # the design card's
         self.assertEqual((trainer.lambda_structure, trainer.lambda_prior), (0.0, 0.0))  # the fidelity terms off
         self.assertEqual((trainer.non_blocking, trainer.use_amp, trainer.optim_set_to_none), (False, False, False))
-        without_flush = CycleGANTrainer("cpu", 1, [], flush_denormal=False, **self._networks())
-        started = [len(t._event_handlers[Events.STARTED]) for t in (trainer, without_flush)]
-        self.assertEqual(started[0], started[1] + 1)  # flushing denormals is on by default
+
+    def test_denormal_floats_are_flushed_on_the_cpu_unless_asked_not_to(self):
+        try:
+            for flush in (True, False):
+                torch.set_flush_denormal(False)
+                denormal = torch.tensor([1e-39])  # below float32's smallest normal (made while it is kept)
+                data = [{"A": _smooth_images(), "B": _smooth_images()}]
+                CycleGANTrainer("cpu", 1, data, flush_denormal=flush, **self._networks()).run()
+                self.assertEqual(float(denormal * 1.0) == 0.0, flush)
+        finally:
+            torch.set_flush_denormal(True)  # what every training run of this process sets anyway
+
+    def test_monai_s_own_amp_scaler_stays_off(self):
+        data = [{"A": _smooth_images(), "B": _smooth_images()}]
+        trainer = CycleGANTrainer("cpu", 1, data, amp=True, **self._networks())
+        trainer.run()
+        self.assertIsNone(trainer.scaler)  # MONAI's deprecated CUDA scaler; the trainer keeps two of its own
+
+    def test_grad_scalers_only_for_float16(self):
+        cases = [({"dtype": torch.float16}, True), ({"dtype": torch.bfloat16}, False), (None, False)]
+        for amp_kwargs, scaling in cases:
+            trainer = CycleGANTrainer("cpu", 1, [], amp=True, amp_kwargs=amp_kwargs, **self._networks())
+            for scaler in (trainer.g_scaler, trainer.d_scaler):
+                self.assertEqual((scaler.is_enabled(), scaler._device), (scaling, "cpu"), amp_kwargs)
+        default = torch.get_autocast_dtype("cpu")
+        try:  # without a dtype, autocast's default for the device decides (float16 on CUDA)
+            torch.set_autocast_dtype("cpu", torch.float16)
+            trainer = CycleGANTrainer("cpu", 1, [], amp=True, **self._networks())
+            self.assertTrue(trainer.g_scaler.is_enabled() and trainer.d_scaler.is_enabled())
+        finally:
+            torch.set_autocast_dtype("cpu", default)
+
+    def test_workflow_options_take_effect(self):
+        """Handlers, metrics and their comparison, post-processing, decollation and custom events reach MONAI."""
+        from ignite.engine import EventEnum
+        from ignite.metrics import Average
+
+        class Custom(EventEnum):
+            TICK = "tick"
+
+        class Handler:
+            def attach(self, engine):
+                engine.add_event_handler(Events.ITERATION_COMPLETED, lambda e: e.fire_event(Custom.TICK))
+
+        compared, processed, ticks = [], [], []
+        data = [{"A": _smooth_images(), "B": _smooth_images()}]
+        trainer = CycleGANTrainer(
+            "cpu",
+            2,
+            data,
+            train_handlers=[Handler()],
+            key_train_metric={"g": Average(output_transform=lambda out: out[0][CycleGANKeys.G_LOSS])},
+            additional_metrics={"d": Average(output_transform=lambda out: out[0][CycleGANKeys.D_LOSS])},
+            metric_cmp_fn=lambda current, best: compared.append((current, best)) or True,
+            postprocessing=lambda item: processed.append(sorted(item)) or item,
+            decollate=True,
+            event_names=[Custom],
+            event_to_attr={Custom.TICK: "ticks"},
+            **self._networks(),
+        )
+        trainer.add_event_handler(Custom.TICK, lambda _: ticks.append(1))
+        trainer.run()
+        self.assertEqual(set(trainer.state.metrics), {"g", "d"})
+        self.assertEqual(len(compared), 1)  # at the second epoch, against the first
+        self.assertIsInstance(trainer.state.output, list)  # decollated: one dictionary per image
+        self.assertEqual(len(trainer.state.output), 2)
+        self.assertIn(CycleGANKeys.FAKE_B.value, processed[0])
+        self.assertEqual(len(ticks), 2)  # the handler attached, the custom event registered
+        self.assertEqual(trainer.state.ticks, 0)  # and its state attribute (which event filters read)
+
+    def test_custom_cycle_and_identity_losses_are_used(self):
+        calls = []
+
+        def recording(name):
+            return lambda x, y: calls.append(name) or (x - y).abs().mean()
+
+        networks = self._networks()
+        data = [{"A": _smooth_images(), "B": _smooth_images()}]
+        trainer = CycleGANTrainer(
+            "cpu", 1, data, cycle_loss=recording("cycle"), identity_loss=recording("identity"), **networks
+        )
+        trainer.run()
+        self.assertEqual(sorted(calls), ["cycle", "cycle", "identity", "identity"])
 
     def test_epochs_epoch_length_and_iteration_update_are_used(self):
         data = [{"A": _smooth_images(), "B": _smooth_images()} for _ in range(3)]
