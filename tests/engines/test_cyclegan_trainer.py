@@ -307,7 +307,8 @@ class TestConstruction(unittest.TestCase):
                 torch.set_flush_denormal(False)
                 denormal = torch.tensor([1e-39])  # below float32's smallest normal (made while it is kept)
                 data = [{"A": _smooth_images(), "B": _smooth_images()}]
-                CycleGANTrainer("cpu", 1, data, flush_denormal=flush, **self._networks()).run()
+                option = {} if flush else {"flush_denormal": False}  # flushing is the default
+                CycleGANTrainer("cpu", 1, data, **option, **self._networks()).run()
                 self.assertEqual(float(denormal * 1.0) == 0.0, flush)
         finally:
             torch.set_flush_denormal(True)  # what every training run of this process sets anyway
