@@ -26,6 +26,9 @@ Known limits (measured, not yet resolved):
   it (MAE 0.30 against identity 0.36 and baseline 0.24 after 200 updates). With a prior fitted on all 64 training
   images instead of 16 it reached 0.19, so the outcome hangs on the prior; the test is an expected failure until the
   recipe can beat the baseline where the baseline is wrong.
+  Without the frame, where the prior fitted on all 64 images is nearly the answer itself (MAE 0.027 against the
+  baseline's 0.036), the recipe still ended at 0.048 after 200 updates: at this scale the adversarial and MIND terms
+  pull it off its prior's answer rather than past the baseline.
 - The U-Net test still passes with the generators' discriminators swapped or with the cycle loss dropped: it guards
   learning against copying, not the loss wiring (test_loss_wiring.py does that).
 """
