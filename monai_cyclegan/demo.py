@@ -24,6 +24,7 @@ from monai_cyclegan.evaluation import similarity_metrics, tissue_means
 from monai_cyclegan.evaluation.baselines import intensity_mapping_baseline
 from monai_cyclegan.evaluation.lesions import LESION_MARGIN, lesion_fidelity
 from monai_cyclegan.evaluation.report import ERROR_GAIN
+from monai_cyclegan.run_bundle import DEPLOYED_IDS
 from monai_cyclegan.transforms import RobustScaleIntensity
 from monai_cyclegan.visualization import axial_display, save_panel_png
 
@@ -191,7 +192,7 @@ def run_demo(output_dir: str | Path = "runs/demo", seed: int = 0, **settings: An
             out / "holdout", num_subjects=1, first_index=s["subjects"] + 1, **phantom
         )
 
-    deployed = {k: s[k] for k in ("image_size", "ngf", "generator_def", "tta")}
+    deployed = {k: s[k] for k in DEPLOYED_IDS if k in s}  # how the trained model translates
     with _timed(timings, "train_s"):
         run_workflow(
             configs / "train.json",
