@@ -26,8 +26,8 @@ from monai.utils import set_determinism
 
 from monai_cyclegan.bundle import translation_inferer
 from monai_cyclegan.data import paired_validation_dataset
+from monai_cyclegan.directions import DIRECTION_CONTRASTS
 from monai_cyclegan.evaluation import (
-    DIRECTION_CONTRASTS,
     baseline_references,
     evaluate_translation,
     load_case,
