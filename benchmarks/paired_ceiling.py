@@ -131,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         }
         test_cases = [load_case(test.kind, row, args.image_size, args.fov_mm) for row in test.rows]
+        luts = [paired_lut(train_cases, c, source, target) for c in test_cases]  # one table, scored two ways
         for name, scaled in (("paired_lut", True), ("paired_lut_unscaled", False)):
-            scores = [score_lut(paired_lut(train_cases, c, source, target), c, target, scaled) for c in test_cases]
+            scores = [score_lut(lut, c, target, scaled) for lut, c in zip(luts, test_cases, strict=True)]
             entry[name] = {k: sum(m[k] for m in scores) / len(scores) for k in ("psnr", "ssim", "mae")}
         results[direction] = entry
     report.cleanup()
