@@ -15,6 +15,7 @@ from torch import nn
 from monai_cyclegan.checks import as_bool
 from monai_cyclegan.directions import T1_TO_T2, T2_TO_T1
 from monai_cyclegan.inferers import AutocastInferer, FlipShiftEnsembleInferer, ForegroundSliceInferer
+from monai_cyclegan.networks.phase_convolution import phase_convolutions_
 
 __all__ = [
     "AMP_DTYPES",
@@ -126,8 +127,9 @@ def place_network(
     channels_last: bool | str = False,
     compile: bool | str = False,
     compile_backend: str = "inductor",
+    phase_convolutions: bool | str = False,
 ) -> nn.Module:
-    """Move a network to ``device`` with the training speed options, and return it (the same module).
+    """Move a network to ``device`` with the speed options, and return it (the same module).
 
     Args:
         network: the network.
@@ -139,7 +141,12 @@ def place_network(
             iterations take longer: the four networks of a 32² test model took 67 s to compile with inductor on two
             CPU cores.
         compile_backend: the ``torch.compile`` backend.
+        phase_convolutions: run each stride-2 transposed convolution as one ordinary convolution over its output
+            phases (:func:`~monai_cyclegan.networks.phase_convolutions_`): the same outputs and ``state_dict``,
+            faster on a CPU.
     """
+    if as_bool("phase_convolutions", phase_convolutions):
+        phase_convolutions_(network)
     network = network.to(device)
     if as_bool("channels_last", channels_last):
         network = network.to(memory_format=torch.channels_last)

@@ -71,6 +71,18 @@ class TestPlaceNetwork(unittest.TestCase):
         torch.testing.assert_close(placed(x), expected)
         self.assertIsNotNone(placed._compiled_call_impl)  # the forward really goes through torch.compile
 
+    def test_phase_convolutions_keep_the_output_and_the_state_dict(self):
+        torch.manual_seed(0)
+        g = UNetGenerator(image_size=16, ngf=4).eval()
+        state = {k: v.clone() for k, v in g.state_dict().items()}
+        x = torch.rand(2, 1, 16, 16)
+        expected = g(x)
+        placed = place_network(g, "cpu", phase_convolutions="true")
+        self.assertIs(placed, g)
+        self.assertFalse(any(type(m) is torch.nn.ConvTranspose2d for m in g.modules()))
+        torch.testing.assert_close(placed.state_dict(), state, rtol=0.0, atol=0.0)
+        torch.testing.assert_close(placed(x), expected, rtol=1e-4, atol=1e-5)
+
 
 class TestAutocastInferer(unittest.TestCase):
     def test_the_network_runs_in_bf16_and_the_output_is_float32_close_to_fp32(self):
