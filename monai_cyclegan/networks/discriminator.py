@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from monai.networks.nets import PatchDiscriminator
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 __all__ = ["patch_discriminator"]
 
 
-def patch_discriminator(in_channels: int = 1, ndf: int = 64, n_layers: int = 3) -> PatchDiscriminator:
+def patch_discriminator(
+    in_channels: int = 1, ndf: int = 64, n_layers: int = 3, spectral_norm: bool = False
+) -> PatchDiscriminator:
     """PatchGAN discriminator of CycleGAN: with the defaults, a 70x70 receptive field and 30x30 logits at 256x256.
 
     MONAI's defaults (batch norm) are replaced by the CycleGAN choices: instance norm, LeakyReLU(0.2), raw logits.
@@ -18,8 +22,11 @@ def patch_discriminator(in_channels: int = 1, ndf: int = 64, n_layers: int = 3) 
         in_channels: image channels.
         ndf: channels of the first layer.
         n_layers: number of strided/normalised layers after the first (3 for the 70x70 PatchGAN).
+        spectral_norm: divide each convolution's weight by its largest singular value (Miyato et al., 2018; one power
+            iteration per training step, PyTorch's ``spectral_norm`` parametrization), which bounds how fast the
+            discriminator's output can change with its input. Its checkpoints then hold the parametrization's tensors.
     """
-    return PatchDiscriminator(
+    network = PatchDiscriminator(
         spatial_dims=2,
         num_layers_d=n_layers,
         channels=ndf,
@@ -31,3 +38,8 @@ def patch_discriminator(in_channels: int = 1, ndf: int = 64, n_layers: int = 3) 
         bias=False,
         padding=1,
     )
+    if spectral_norm:
+        for module in list(network.modules()):
+            if isinstance(module, nn.Conv2d):
+                _spectral_norm(module)
+    return network

@@ -34,5 +34,46 @@ class TestPatchDiscriminator(unittest.TestCase):
         self.assertFalse(any(isinstance(m, nn.BatchNorm2d) for m in net.modules()))
 
 
+def _largest_singular_values(network: nn.Module) -> list[float]:
+    convolutions = [m for m in network.modules() if isinstance(m, nn.Conv2d)]
+    return [float(torch.linalg.matrix_norm(m.weight.flatten(1), ord=2)) for m in convolutions]
+
+
+class TestSpectralNorm(unittest.TestCase):
+    def test_each_convolution_is_scaled_to_a_largest_singular_value_of_one(self):
+        torch.manual_seed(0)
+        plain, normed = patch_discriminator(ndf=8), patch_discriminator(ndf=8, spectral_norm=True)
+        x = torch.rand(2, 1, 64, 64)
+        for _ in range(20):  # one power iteration per training-mode call
+            normed(x)
+        normed.eval()
+        self.assertEqual(normed(x)[-1].shape, plain(x)[-1].shape)
+        values = _largest_singular_values(normed)
+        self.assertEqual(len(values), 5)
+        for value in values:
+            self.assertAlmostEqual(value, 1.0, delta=0.05)
+        self.assertTrue(all(v < 0.8 for v in _largest_singular_values(plain)))  # N(0, 0.02) weights: far below 1
+        self.assertTrue(any("parametrizations" in k for k in normed.state_dict()))
+
+    def test_a_spectrally_normed_discriminator_learns_to_tell_real_from_fake(self):
+        torch.manual_seed(0)
+        d = patch_discriminator(ndf=8, spectral_norm=True)
+        optimizer = torch.optim.Adam(d.parameters(), lr=2e-3, betas=(0.5, 0.999))
+        coarse = torch.rand(8, 1, 4, 4) * 2 - 1
+        real = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear", align_corners=False)
+        fake = torch.rand(8, 1, 32, 32) * 2 - 1  # noise: the texture real images lack
+
+        def loss() -> torch.Tensor:  # LSGAN
+            return ((d(real)[-1] - 1) ** 2).mean() + (d(fake)[-1] ** 2).mean()
+
+        first = float(loss())
+        for _ in range(40):
+            optimizer.zero_grad()
+            value = loss()
+            value.backward()
+            optimizer.step()
+        self.assertLess(float(loss()), 0.5 * first)
+
+
 if __name__ == "__main__":
     unittest.main()
