@@ -20,7 +20,7 @@ from monai.bundle import ConfigWorkflow, load
 
 from monai_cyclegan.bundle import bundle_dir, run_workflow
 from monai_cyclegan.cli import main
-from monai_cyclegan.networks import ResnetGenerator
+from monai_cyclegan.networks import PhaseConvTranspose2d, ResnetGenerator
 
 # Not the defaults: another generator, size and width, so that anything rebuilding the package's U-Net 256 fails.
 GENERATOR = {"_target_": "monai_cyclegan.networks.ResnetGenerator", "_mode_": "callable", "ngf": "@ngf", "n_blocks": 1}
@@ -224,6 +224,8 @@ class TestRunBundle(unittest.TestCase):
         loaded = workflow.parser.get_parsed_content("network")
         for key, value in loaded.state_dict().items():
             torch.testing.assert_close(value.cpu(), self.trained["g_ab"][key], rtol=0, atol=0)
+        # on a CPU the translation runs the transposed convolutions in their phase form, on the same weights
+        self.assertTrue(any(isinstance(m, PhaseConvTranspose2d) for m in loaded.modules()))
         self.assertFalse((self.bundle / "phantom").exists())  # no training set-up, no data generated
 
 
