@@ -106,19 +106,22 @@ class PhaseConvTranspose2d(nn.ConvTranspose2d):
                         kernel[a, b, :, :, dy - self.starts[0][a], dx - self.starts[1][b]] = weight[:, :, ky, kx].t()
         return kernel.reshape(-1, in_channels, *self.windows)
 
+    def _phase_bias(self) -> torch.Tensor | None:
+        """The bias of the phase convolution's channels: the transposed convolution's, once per phase."""
+        return None if self.bias is None else self.bias.repeat(_STRIDE * _STRIDE)
+
     def _phase_parameters(self, device_type: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The phase kernel and bias: rebuilt from the parameters when a gradient is wanted, else kept."""
-        bias = None if self.bias is None else self.bias.repeat(_STRIDE * _STRIDE)
         if torch.is_grad_enabled() and self.weight.requires_grad:
-            return self._phase_kernel(self.weight), bias
+            return self._phase_kernel(self.weight), self._phase_bias()
         autocast = torch.is_autocast_enabled(device_type)
         dtype = torch.get_autocast_dtype(device_type) if autocast else self.weight.dtype
         key = (self.weight._version, self.weight.data_ptr(), self.weight.device, dtype)
         key += (None,) if self.bias is None else (self.bias._version, self.bias.data_ptr())
         if self._kept is None or self._kept[0] != key:
             with torch.no_grad():
-                kept_bias = None if bias is None else bias.detach().to(dtype)
-                self._kept = (key, self._phase_kernel(self.weight.detach()).to(dtype), kept_bias)
+                bias = self._phase_bias()
+                self._kept = (key, self._phase_kernel(self.weight).to(dtype), None if bias is None else bias.to(dtype))
         return self._kept[1], self._kept[2]
 
     def _axis(self, axis: int, size_in: int) -> tuple[int, int]:
