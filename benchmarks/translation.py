@@ -148,7 +148,7 @@ def head_slices(path: Path, image_size: int, fov_mm: float) -> dict[str, Any]:
     from monai_cyclegan.transforms.inference import translation_preprocessing
 
     image = translation_preprocessing("volume", image_size, fov_mm)({"image": str(path)})["image"]
-    kept, _, _ = ForegroundSliceInferer((image_size, image_size)).kept_slices(image.as_tensor())
+    kept = ForegroundSliceInferer((image_size, image_size)).kept_slices(image.as_tensor())
     return {"model_grid_shape": list(image.shape[1:]), "slices_translated": int(kept.numel())}
 
 

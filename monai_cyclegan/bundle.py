@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ __all__ = [
     "DIRECTIONS",
     "autocast_kwargs",
     "bundle_dir",
-    "crop_multiple",
     "direction_settings",
     "load_generator",
     "place_network",
@@ -237,26 +236,6 @@ def _mismatch(path: Path, network: nn.Module, weights: Any, architecture: Mappin
     )
 
 
-def crop_multiple(generator: nn.Module | Callable[..., nn.Module], enabled: bool | str = True) -> int | None:
-    """What a generator needs of the size of a slice cut to the head: a multiple of 4, or None for its full size.
-
-    The ResNet generator (two stride-2 levels) takes any size divisible by 4; the U-Net generator takes only the size
-    it was built for, so its slices stay whole. Unknown networks keep whole slices too.
-
-    Args:
-        generator: a generator, its class, or a callable that builds it (``functools.partial``, as the configs'
-            ``generator_def`` is).
-        enabled: the ``crop_to_head`` setting; when false, None (whole slices) for every generator.
-    """
-    from monai_cyclegan.networks import ResnetGenerator
-
-    if not as_bool("crop_to_head", enabled):
-        return None
-    target = getattr(generator, "func", generator)
-    cls = target if isinstance(target, type) else type(target)
-    return 4 if issubclass(cls, ResnetGenerator) else None
-
-
 def translation_inferer(
     kind: str,
     image_size: int = 256,
@@ -264,8 +243,6 @@ def translation_inferer(
     window_size: int | None = None,
     amp: bool | str = False,
     foreground_only: bool | str = False,
-    size_multiple: int | None = None,
-    margin: int = 16,
     tta: bool | str = False,
 ) -> Inferer:
     """The inferer of an input kind (``"volume"`` or ``"slice"``).
@@ -274,13 +251,12 @@ def translation_inferer(
     time, padded with air, -1); a 2D image, already fitted to the model size, in one pass.
 
     With ``foreground_only``, a volume's slices without foreground are not translated but set to air, and the others
-    are written into a preallocated output (:class:`~monai_cyclegan.inferers.ForegroundSliceInferer`); with
-    ``size_multiple`` as well (a generator that takes any size divisible by it, see :func:`crop_multiple`), each slice
-    is cut to the head's bounding box plus ``margin`` pixels first.
+    are written into a preallocated output (:class:`~monai_cyclegan.inferers.ForegroundSliceInferer`), each slice
+    whole as ``SliceInferer`` sends it.
 
     A generator trained on crops (``window_size`` smaller than ``image_size``) sees each slice window by window
     instead, in windows of the size it was trained on that overlap by half and are blended with Gaussian weights, so
-    that no seam shows where two windows meet; its slices are never cut to the head.
+    that no seam shows where two windows meet.
 
     With ``tta``, every network call is averaged over the left-right flip and a 2-pixel shift of the slice
     (:class:`~monai_cyclegan.inferers.FlipShiftEnsembleInferer`): four network calls per slice instead of one.
@@ -301,9 +277,7 @@ def translation_inferer(
     if kind == "slice" and not windowed:
         inferer: Inferer = SimpleInferer()
     elif kind == "volume" and foreground_only:
-        crop = None if windowed else size_multiple
-        roi = None if crop else (size, size)
-        inferer = ForegroundSliceInferer(roi, sw_batch_size, size_multiple=crop, margin=margin, **settings)
+        inferer = ForegroundSliceInferer((size, size), sw_batch_size, **settings)
     else:
         sliding = SliceInferer if kind == "volume" else SlidingWindowInferer
         extra = {"spatial_dim": 2} if kind == "volume" else {}

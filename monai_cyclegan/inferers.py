@@ -25,8 +25,7 @@ __all__ = [
     "FOREGROUND_THRESHOLD",
     "FlipShiftEnsembleInferer",
     "ForegroundSliceInferer",
-    "head_extent",
-    "head_window",
+    "head_slices",
 ]
 
 # The model's intensity of air: inputs are scaled to [-1, 1] with air at -1 (RobustScaleIntensityd) and the generator
@@ -37,54 +36,16 @@ BACKGROUND = -1.0
 FOREGROUND_THRESHOLD = -0.8
 
 
-def head_extent(
-    volume: torch.Tensor, threshold: float = FOREGROUND_THRESHOLD, chunk: int = 32
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Where a channel-first volume ``(C, X, Y, Z)`` holds voxels above ``threshold``, as three boolean vectors.
+def head_slices(volume: torch.Tensor, threshold: float = FOREGROUND_THRESHOLD, chunk: int = 32) -> torch.Tensor:
+    """Which axial slices (last axis) of a channel-first volume ``(C, X, Y, Z)`` hold a voxel above ``threshold``.
 
     The volume is scanned ``chunk`` slices at a time, so no mask of the volume's size is ever allocated.
-
-    Returns:
-        ``(slices, rows, columns)``: per axial slice (Z) whether it holds foreground, and per X row and Y column
-        whether any slice does there.
     """
-    channels, size_x, size_y, size_z = volume.shape
+    size_z = volume.shape[-1]
     slices = torch.zeros(size_z, dtype=torch.bool, device=volume.device)
-    rows = torch.zeros(size_x, dtype=torch.bool, device=volume.device)
-    columns = torch.zeros(size_y, dtype=torch.bool, device=volume.device)
     for start in range(0, size_z, chunk):
-        above = (volume[..., start : start + chunk] > threshold).any(0)  # (X, Y, n)
-        slices[start : start + chunk] = above.any(0).any(0)
-        rows |= above.any(1).any(1)
-        columns |= above.any(0).any(1)
-    return slices, rows, columns
-
-
-def head_window(mask: torch.Tensor, multiple: int, margin: int) -> tuple[int, int, int, int]:
-    """The window along one in-plane axis that holds the head with ``margin``, its size a multiple of ``multiple``.
-
-    The window grows beyond the head inside the image first; only when the image itself is smaller than the rounded
-    size is the rest padded.
-
-    Args:
-        mask: per pixel along the axis, whether the head reaches it (at least one true).
-        multiple: the size the network needs the window to be a multiple of.
-        margin: pixels of background kept on each side of the head.
-
-    Returns:
-        ``(start, stop, pad_before, pad_after)``: the window ``[start, stop)`` of the image and the background
-        padding around it; ``stop - start + pad_before + pad_after`` is a multiple of ``multiple``.
-    """
-    length = int(mask.numel())
-    where = mask.nonzero().flatten()
-    start, stop = max(int(where[0]) - margin, 0), min(int(where[-1]) + 1 + margin, length)
-    size = -(-(stop - start) // multiple) * multiple
-    grow = size - (stop - start)
-    start = max(start - grow // 2, 0)
-    stop = min(start + size, length)
-    start = max(stop - size, 0)
-    pad = size - (stop - start)
-    return start, stop, pad // 2, pad - pad // 2
+        slices[start : start + chunk] = (volume[..., start : start + chunk] > threshold).flatten(0, -2).any(0)
+    return slices
 
 
 class ForegroundSliceInferer(Inferer):
@@ -92,101 +53,62 @@ class ForegroundSliceInferer(Inferer):
 
     For each volume ``(C, X, Y, Z)`` of the batch (the model grid: RAS, axial slices along the last axis):
 
-    1. the slices holding any voxel above ``threshold`` are found (:func:`head_extent`), widened by ``slice_margin``
+    1. the slices holding any voxel above ``threshold`` are found (:func:`head_slices`), widened by ``slice_margin``
        slices on each side so that resampling the output back to the input grid never blends a translated slice
        with an untranslated one; every other slice of the output is ``background``;
-    2. with ``size_multiple`` (a fully convolutional network such as the ResNet generator), each slice is cut to the
-       head's in-plane bounding box plus ``margin`` pixels, rounded up to a multiple of ``size_multiple``
-       (:func:`head_window`), and the network sees that crop whole; without it (the U-Net generator, which needs its
-       own size), each slice stays whole and goes through windows of ``roi_size`` as in MONAI's ``SliceInferer``:
-       padded with ``background`` where smaller, windows overlapping by ``overlap`` where larger;
-    3. ``sw_batch_size`` slices at a time go through the network, and each result is written into its place.
+    2. ``sw_batch_size`` kept slices at a time go through the network whole, in windows of ``roi_size`` as in MONAI's
+       ``SliceInferer`` (padded with ``background`` where smaller, windows overlapping by ``overlap`` where larger),
+       and each result is written into its place.
 
-    Kept slices without a crop get the same result as ``SliceInferer(roi_size, spatial_dim=2, padding_mode="constant",
-    cval=background)`` gives them. A crop changes what instance normalisation sees (fewer background pixels), so its
-    result differs slightly; ``docs/translating.md`` gives the measured difference.
+    Kept slices get the result ``SliceInferer(roi_size, spatial_dim=2, padding_mode="constant", cval=background)``
+    gives them. Slices are never cut to the head: every generator of the package normalises each feature map over the
+    whole slice (instance normalisation), so a crop changes its output; cut to the head's bounding box, the CPU
+    preset's real-brain translation lost 2.4 to 3.0 dB (``docs/translating.md``).
 
     Args:
-        roi_size: in-plane window of the network, e.g. ``(256, 256)``; None when ``size_multiple`` is given and the
-            network takes any crop whole.
+        roi_size: in-plane window of the network, e.g. ``(256, 256)``.
         sw_batch_size: slices (or windows) per network call.
-        size_multiple: cut slices to the head and pad the crop to a multiple of this; None keeps slices whole.
         threshold: foreground threshold in the model's intensity scale.
         background: the model's value of air: the output of skipped slices and the padding.
-        margin: background pixels kept around the head's bounding box when cropping.
         slice_margin: background slices translated on each side of every slice that holds foreground.
-        overlap: window overlap (with ``roi_size``), as in ``SlidingWindowInferer``.
+        overlap: window overlap, as in ``SlidingWindowInferer``.
         mode: window blending, ``"constant"`` or ``"gaussian"``, as in ``SlidingWindowInferer``.
 
     Raises:
-        ValueError: when neither ``roi_size`` nor ``size_multiple`` is given, or a size is not a positive integer.
+        ValueError: when a size is not a positive integer or ``slice_margin`` is negative.
     """
 
     def __init__(
         self,
-        roi_size: Sequence[int] | None = None,
+        roi_size: Sequence[int],
         sw_batch_size: int = 8,
-        size_multiple: int | None = None,
         threshold: float = FOREGROUND_THRESHOLD,
         background: float = BACKGROUND,
-        margin: int = 16,
         slice_margin: int = 1,
         overlap: float = 0.25,
         mode: str = "constant",
     ) -> None:
         super().__init__()
-        if roi_size is None and size_multiple is None:
-            raise ValueError("ForegroundSliceInferer needs a roi_size, or a size_multiple to crop slices to the head.")
         check_positive_int("sw_batch_size", sw_batch_size)
-        if size_multiple is not None:
-            check_positive_int("size_multiple", size_multiple)
-        for name, value in (("margin", margin), ("slice_margin", slice_margin)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}.")
-        self.roi_size = None if roi_size is None else tuple(int(s) for s in roi_size)
+        for size in roi_size:
+            check_positive_int("roi_size", size)
+        if isinstance(slice_margin, bool) or not isinstance(slice_margin, int) or slice_margin < 0:
+            raise ValueError(f"slice_margin must be an integer >= 0, got {slice_margin!r}.")
+        self.roi_size = tuple(int(s) for s in roi_size)
         self.sw_batch_size = sw_batch_size
-        self.size_multiple = size_multiple
         self.threshold = threshold
         self.background = background
-        self.margin = margin
         self.slice_margin = slice_margin
         self.overlap = overlap
         self.mode = mode
 
-    def _predict(
-        self, x: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any
-    ) -> torch.Tensor:
-        """The network's output for a batch of slices ``(n, C, H, W)``, whole or window by window."""
-        if self.size_multiple is not None:
-            return network(x, *args, **kwargs)
-        return sliding_window_inference(
-            x,
-            self.roi_size,
-            self.sw_batch_size,
-            lambda window: network(window, *args, **kwargs),
-            overlap=self.overlap,
-            mode=self.mode,
-            padding_mode="constant",
-            cval=self.background,
-        )
-
-    def kept_slices(self, volume: torch.Tensor) -> tuple[torch.Tensor, tuple[slice, slice], tuple[int, ...]]:
-        """What :meth:`__call__` translates of one volume ``(C, X, Y, Z)``.
-
-        Returns:
-            The indices of the kept slices, the in-plane window ``(rows, columns)`` they are cut to, and the padding
-            of that window (``F.pad`` order: last axis first).
-        """
-        slices, rows, columns = head_extent(volume, self.threshold)
+    def kept_slices(self, volume: torch.Tensor) -> torch.Tensor:
+        """The indices of the axial slices of one volume ``(C, X, Y, Z)`` that :meth:`__call__` translates."""
+        slices = head_slices(volume, self.threshold)
         if self.slice_margin and bool(slices.any()):
             width = 2 * self.slice_margin + 1
             slices = F.max_pool1d(slices[None, None].float(), width, stride=1, padding=self.slice_margin)[0, 0] > 0
-        kept = slices.nonzero().flatten()
-        if self.size_multiple is None or kept.numel() == 0:
-            return kept, (slice(None), slice(None)), (0, 0, 0, 0)
-        x0, x1, px0, px1 = head_window(rows, self.size_multiple, self.margin)
-        y0, y1, py0, py1 = head_window(columns, self.size_multiple, self.margin)
-        return kept, (slice(x0, x1), slice(y0, y1)), (py0, py1, px0, px1)
+        return slices.nonzero().flatten()
 
     def __call__(
         self, inputs: torch.Tensor, network: Callable[..., torch.Tensor], *args: Any, **kwargs: Any
@@ -195,8 +117,7 @@ class ForegroundSliceInferer(Inferer):
 
         Args:
             inputs: volumes in the model's intensity scale.
-            network: a 2D network (or any callable) from ``(n, C, H, W)`` to ``(n, C_out, H', W')`` with ``H'``,
-                ``W'`` those of its input (or of ``roi_size``).
+            network: a 2D network (or any callable) from ``(n, C, H, W)`` to ``(n, C_out, H, W)``.
             args: passed on to ``network``.
             kwargs: passed on to ``network``.
         """
@@ -206,20 +127,25 @@ class ForegroundSliceInferer(Inferer):
         output: torch.Tensor | None = None
         for b in range(data.shape[0]):
             volume = data[b]
-            kept, (rows, columns), pad = self.kept_slices(volume)
-            region = volume[:, rows, columns]  # a view: (C, h, w, Z)
+            kept = self.kept_slices(volume)
             for start in range(0, kept.numel(), self.sw_batch_size):
                 index = kept[start : start + self.sw_batch_size]
-                x = region.index_select(-1, index).permute(3, 0, 1, 2)  # (n, C, h, w), one batch copied
-                if any(pad):
-                    x = F.pad(x, pad, value=self.background)
-                y = self._predict(x, network, *args, **kwargs)
-                y = y[..., pad[2] : y.shape[-2] - pad[3], pad[0] : y.shape[-1] - pad[1]]
+                x = volume.index_select(-1, index).permute(3, 0, 1, 2)  # (n, C, X, Y), one batch copied
+                y = sliding_window_inference(
+                    x,
+                    self.roi_size,
+                    self.sw_batch_size,
+                    lambda window: network(window, *args, **kwargs),
+                    overlap=self.overlap,
+                    mode=self.mode,
+                    padding_mode="constant",
+                    cval=self.background,
+                )
                 if output is None:
                     output = torch.full(
                         (data.shape[0], y.shape[1], *data.shape[2:]), self.background, dtype=y.dtype, device=y.device
                     )
-                output[b][:, rows, columns].index_copy_(-1, index, y.permute(1, 2, 3, 0).to(output.dtype))
+                output[b].index_copy_(-1, index, y.permute(1, 2, 3, 0).to(output.dtype))
         if output is None:  # no slice of any volume holds foreground
             output = torch.full_like(data, self.background)
         return convert_to_dst_type(output, inputs)[0]
@@ -233,7 +159,7 @@ class FlipShiftEnsembleInferer(Inferer):
     averaged. The flip is the left-right flip of training (axis 0 of a slice, ``RandFlipd(spatial_axis=0)``), so the
     network has seen both orientations; the shifts move the slice against the stride-2 grid of the generator, so the
     fine periodic texture that transposed convolutions leave averages out while the anatomy stays put. Shifts roll the
-    slice circularly, which moves only background across the border of a padded slice or a head crop with a margin.
+    slice circularly, which moves only background across the border of a padded slice.
     MONAI's ``TestTimeAugmentation`` draws random transforms per dataset item and inverts them with their metadata;
     this is the deterministic, network-level version that any inferer (slices, volumes, windows) can use.
 
