@@ -7,7 +7,7 @@ axial slices deep) to the target contrast at its centre, trained with L1 on the 
 * ``across``: the training subjects (what the pairs would buy an unpaired method on the test subject), and
 * ``within``: the test subject itself, an oracle no method can have: how far local appearance determines the other
   contrast in that brain at all (noise, partial volume at the skull-stripped edge, residual misregistration and the
-  T2w's thicker acquired slices are what it cannot predict).
+  T2w's coarser through-plane detail are what it cannot predict).
 
 Each prediction is scored like every synthetic volume of the protocol (docs/results.md): inside the brain, divided by
 its own 99.5th brain percentile, clipped to [0, 1]; ``unscaled`` scores it as it comes (already in the truth's units).
